@@ -1,0 +1,39 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+from wan_alpha.config import load_config, save_config
+from wan_alpha.errors import WanAlphaError
+
+
+@dataclass
+class Inner:
+    lr: float = 1e-4
+    steps: int = 10
+
+
+@dataclass
+class Outer:
+    name: str = "run"
+    optim: Inner = field(default_factory=Inner)
+
+
+def test_nested_config_round_trip_with_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: x\noptim:\n  lr: 0.5\n")
+    config = load_config(Outer, path, overrides={"optim.steps": 3})
+    assert config == Outer(name="x", optim=Inner(lr=0.5, steps=3))
+    save_config(config, tmp_path / "resolved.yaml")
+    assert load_config(Outer, tmp_path / "resolved.yaml") == config
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lrr: 0.5\n")
+    with pytest.raises(WanAlphaError, match="unknown key.*lrr"):
+        load_config(Outer, path)
+
+
+def test_missing_config_lists_shipped_ones():
+    with pytest.raises(WanAlphaError, match="not found"):
+        load_config(Outer, "no_such_config")
