@@ -5,6 +5,16 @@ the caller arranges broadcastable shapes (channels first for tensors ``(B,C,T,H,
 for frames ``(T,H,W,C)``).
 """
 
+from .ellipse import (
+    DEFAULT_ELLIPSE,
+    Ellipse,
+    ellipse_masks,
+    fit_alpha_ellipses,
+    fit_ellipse,
+    gaussian_map,
+    masks_from_alpha,
+    render_ellipses,
+)
 from .palette import PALETTE, PALETTE_NAMES, random_palette_colors
 from .regions import OPAQUE_EPS, latent_frame_count, pool_alpha_to_latent, region_masks
 from .render import (
@@ -18,6 +28,14 @@ from .render import (
 )
 
 __all__ = [
+    "DEFAULT_ELLIPSE",
+    "Ellipse",
+    "ellipse_masks",
+    "fit_alpha_ellipses",
+    "fit_ellipse",
+    "gaussian_map",
+    "masks_from_alpha",
+    "render_ellipses",
     "PALETTE",
     "PALETTE_NAMES",
     "OPAQUE_EPS",
