@@ -22,6 +22,13 @@ def check_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
     return path
 
 
+def _default_permissions(path: Path) -> None:
+    """mkstemp/mkdtemp create private (0600/0700) entries; give the output the usual umask-based mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, overwrite: bool = False, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` (same suffix, so encoders pick the same format).
@@ -39,6 +46,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False, directory: b
         tmp = Path(name)
     try:
         yield tmp
+        _default_permissions(tmp)
         if path.is_dir() and not path.is_symlink():
             # os.replace cannot replace a non-empty folder: move the old one aside first.
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))

@@ -1,0 +1,97 @@
+"""PNG sequences: a folder or a ``.zip`` of ``frame_00000.png`` ... plus a ``meta.json`` sidecar.
+
+The sidecar records what PNG cannot: ``{"fps": 16.0, "frames": 9}``. Without it the frames are taken
+in natural name order (``f2.png`` before ``f10.png``) at :data:`DEFAULT_FPS`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import WanAlphaError
+from .base import DEFAULT_FPS, Decoded, check_frame_count, stack_frames
+from .video import RGBAVideo
+
+META_NAME = "meta.json"
+FRAME_NAME = "frame_{index:05d}.png"
+
+
+def _png_bytes(frame: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(frame), "RGBA").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _meta(video: RGBAVideo) -> str:
+    return json.dumps({"fps": video.fps, "frames": video.num_frames}, indent=2)
+
+
+def write_folder(path: Path, video: RGBAVideo, quality: int | None = None) -> None:
+    """``path`` is an (empty, temporary) folder."""
+    for index, frame in enumerate(video.frames):
+        (path / FRAME_NAME.format(index=index)).write_bytes(_png_bytes(frame))
+    (path / META_NAME).write_text(_meta(video))
+
+
+def write_zip(path: Path, video: RGBAVideo, quality: int | None = None) -> None:
+    # PNG is already deflated: storing avoids compressing twice for nothing.
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for index, frame in enumerate(video.frames):
+            archive.writestr(FRAME_NAME.format(index=index), _png_bytes(frame))
+        archive.writestr(META_NAME, _meta(video))
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _decode(members: Iterable[tuple[str, bytes]], meta: bytes | None, path: Path) -> Decoded:
+    frames, has_alpha = [], False
+    for name, data in sorted(members, key=lambda item: _natural_key(item[0])):
+        with Image.open(io.BytesIO(data)) as image:
+            has_alpha = has_alpha or image.has_transparency_data
+            frames.append(np.asarray(image.convert("RGBA")))
+    stacked = stack_frames(frames, path)
+    fps, expected = _parse_meta(meta, path)
+    check_frame_count(path, len(frames), expected)
+    return Decoded(stacked, fps, has_alpha, "png")
+
+
+def _parse_meta(meta: bytes | None, path: Path) -> tuple[float, int | None]:
+    """-> (fps, declared frame count or None)."""
+    if meta is None:
+        return DEFAULT_FPS, None
+    try:
+        info = json.loads(meta)
+        fps = float(info.get("fps", DEFAULT_FPS))
+        frames = int(info["frames"]) if "frames" in info else None
+    except (ValueError, TypeError, AttributeError) as err:
+        raise WanAlphaError(f"{path}: {META_NAME} is not valid ({err}); fix or delete it") from err
+    if not (fps > 0 and np.isfinite(fps)):
+        raise WanAlphaError(f"{path}: {META_NAME} has fps {fps}, expected a positive number")
+    return fps, frames
+
+
+def read_folder(path: Path) -> Decoded:
+    if not path.is_dir():
+        raise WanAlphaError(f"{path} is not a folder of PNG frames")
+    members = ((p.name, p.read_bytes()) for p in path.iterdir() if p.suffix.lower() == ".png" and p.is_file())
+    meta = path / META_NAME
+    return _decode(members, meta.read_bytes() if meta.is_file() else None, path)
+
+
+def read_zip(path: Path) -> Decoded:
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if n.lower().endswith(".png") and not n.startswith("__MACOSX/")]
+        members = [(name, archive.read(name)) for name in names]
+        metas = [n for n in archive.namelist() if Path(n).name == META_NAME]
+        meta = archive.read(metas[0]) if metas else None
+    return _decode(members, meta, path)
