@@ -12,8 +12,10 @@ Coordinates are normalised so the shorter image side spans 1 and the centre is (
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -21,12 +23,14 @@ import torch
 from ..errors import WanAlphaError
 from ..io import RGBAVideo
 from ..rgba import latent_frame_count
+from .build import BuildReport, Clip, Job, run_build
+from .captions import DIRECTIONS, make_caption, with_article
 
 SYNTHETIC_FPS = 16.0
 """Wan's native frame rate."""
 
-CAPTION_PREFIX = "This video has a transparent background."
-"""The reference release's prompts open with this sentence; keeping it matches its checkpoints."""
+SYNTHETIC_LICENSE = "CC0-1.0"
+"""Procedural clips carry no third-party content."""
 
 COLORS: dict[str, tuple[float, float, float]] = {
     "white": (0.95, 0.95, 0.95),
@@ -40,19 +44,6 @@ COLORS: dict[str, tuple[float, float, float]] = {
     "purple": (0.6, 0.25, 0.85),
     "pink": (1.0, 0.45, 0.7),
 }
-
-# (phrase, unit vector in image axes: x right, y down); None is "in place".
-DIRECTIONS: tuple[tuple[str, tuple[float, float]], ...] = (
-    ("to the right", (1.0, 0.0)),
-    ("to the left", (-1.0, 0.0)),
-    ("upward", (0.0, -1.0)),
-    ("downward", (0.0, 1.0)),
-    ("up and to the right", (0.7071, -0.7071)),
-    ("up and to the left", (-0.7071, -0.7071)),
-    ("down and to the right", (0.7071, 0.7071)),
-    ("down and to the left", (-0.7071, 0.7071)),
-)
-
 
 @dataclass(frozen=True)
 class _Grid:
@@ -102,10 +93,6 @@ def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
 def _color(name: str, rng: np.random.Generator, jitter: float = 0.05) -> np.ndarray:
     base = np.asarray(COLORS[name], np.float32)
     return np.clip(base + rng.uniform(-jitter, jitter, 3).astype(np.float32), 0, 1)
-
-
-def _article(word: str) -> str:
-    return "An" if word[0] in "aeiou" else "A"
 
 
 def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
@@ -190,7 +177,7 @@ def _draw_glass(rng: np.random.Generator, grid: _Grid) -> tuple[np.ndarray, np.n
     whiteness = (white_premul / np.maximum(alpha, 1e-6))[..., None]
     rgb = tint * (1 - whiteness) + whiteness
     tint_word = "clear" if colour_name == "white" else f"{colour_name}-tinted"
-    subject = f"{_article(tint_word)} {tint_word} {noun}" if count == 1 else f"{['Two', 'Three'][count - 2]} {tint_word} {plural}"
+    subject = f"{with_article(tint_word)} {noun}" if count == 1 else f"{['Two', 'Three'][count - 2]} {tint_word} {plural}"
     where = motion.phrase if motion.phrase == "bobbing in place" else f"floating {motion.phrase}"
     return rgb, alpha, f"{subject} {where}"
 
@@ -216,9 +203,9 @@ def _draw_glow(rng: np.random.Generator, grid: _Grid) -> tuple[np.ndarray, np.nd
     alpha = np.clip(np.exp(-2.0 * d2) * flicker * np.float32(rng.uniform(0.75, 1.0)), 0, 1)
     core = np.clip(np.exp(-8.0 * d2) * flicker, 0, 1)[..., None]
     rgb = _color(colour_name, rng) * (1 - core) + core
-    sentence = f"{_article(colour_name)} {colour_name} {noun} flickering and moving {motion.phrase}"
+    sentence = f"{with_article(colour_name)} {noun} flickering and moving {motion.phrase}"
     if motion.phrase == "pulsing in place":
-        sentence = f"{_article(colour_name)} {colour_name} {noun} pulsing in place"
+        sentence = f"{with_article(colour_name)} {noun} pulsing in place"
     return rgb, alpha, sentence
 
 
@@ -242,7 +229,7 @@ def _draw_fire(rng: np.random.Generator, grid: _Grid) -> tuple[np.ndarray, np.nd
     rgb = np.clip(_color(palette if palette != "orange" else "red", rng) * (1 - heat) + hot * heat, 0, 1)
     colour_word = {"orange": "orange", "blue": "blue", "green": "green"}[palette]
     where = "burning in place" if motion.phrase == "burning in place" else f"burning and moving {motion.phrase}"
-    return rgb, alpha, f"{_article(colour_word)} {colour_word} {noun} {where}"
+    return rgb, alpha, f"{with_article(colour_word)} {noun} {where}"
 
 
 def _draw_veil(rng: np.random.Generator, grid: _Grid) -> tuple[np.ndarray, np.ndarray, str]:
@@ -264,7 +251,7 @@ def _draw_veil(rng: np.random.Generator, grid: _Grid) -> tuple[np.ndarray, np.nd
     fold = np.cos(freq * 2.3 * u + 3 * np.sin(freq * v - phase))
     alpha = np.clip(sheet * (np.float32(rng.uniform(0.3, 0.55)) + 0.15 * fold), 0, 1)
     rgb = np.clip(_color(colour_name, rng)[None, None, None] * (0.8 + 0.25 * fold[..., None]), 0, 1)
-    sentence = f"{_article(colour_name)} {colour_name} {noun} rippling"
+    sentence = f"{with_article(colour_name)} {noun} rippling"
     if motion.phrase != "rippling in place":
         sentence += f" and drifting {motion.phrase}"
     return rgb, alpha, sentence + " in the wind"
@@ -377,7 +364,7 @@ def generate_clip(kind: str, seed: int, frames: int, height: int, width: int) ->
     rgb8 = np.rint(np.clip(np.broadcast_to(rgb, (frames, height, width, 3)), 0, 1) * 255).astype(np.uint8)
     rgb8 *= (alpha8 > 0)[..., None]
     video = RGBAVideo(np.concatenate([rgb8, alpha8[..., None]], axis=-1), fps=SYNTHETIC_FPS)
-    return video, f"{CAPTION_PREFIX} {sentence}."
+    return video, make_caption(sentence)
 
 
 def clip_seed(seed: int, index: int) -> int:
@@ -426,3 +413,31 @@ class SyntheticClips(torch.utils.data.Dataset):
         video, caption = self.clip(index)
         rgb, alpha = video.to_tensors()
         return {"rgb": rgb[0], "alpha": alpha[0], "caption": caption}
+
+
+def build_synthetic(
+    out_dir: str | os.PathLike,
+    *,
+    count: int,
+    seed: int = 0,
+    frames: int = 17,
+    height: int = 256,
+    width: int = 256,
+    kinds: Sequence[str] | None = None,
+    clip_format: str = "zip",
+    progress: bool | None = None,
+) -> BuildReport:
+    """Write ``count`` clips of :class:`SyntheticClips` (same seed, same clips) as files + manifest."""
+    clips = SyntheticClips(count, frames, height, width, seed=seed, kinds=kinds)
+
+    def make(index: int) -> list[Clip]:
+        video, caption = clips.clip(index)
+        return [Clip(video, caption, source=f"synthetic:{clips.kinds[index % len(clips.kinds)]}")]
+
+    jobs = [Job(id=f"synthetic_{i:06d}", input=f"synthetic #{i}", make=partial(make, i)) for i in range(count)]
+    # ``count`` is left out: clip i does not depend on it, so a resume may extend the set.
+    options = {"seed": seed, "frames": frames, "height": height, "width": width, "kinds": list(clips.kinds)}
+    return run_build(
+        "synthetic", jobs, out_dir, options=options, source="synthetic", license=SYNTHETIC_LICENSE,
+        clip_format=clip_format, progress=progress,
+    )
