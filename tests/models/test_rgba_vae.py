@@ -1,0 +1,189 @@
+import pytest
+import torch
+from diffusers import AutoencoderKLWan
+from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d
+from safetensors.torch import load_file, save_file
+
+from wan_alpha.errors import WanAlphaError
+from wan_alpha.models import RGBAVAE
+
+TINY_BASE = dict(base_dim=8, z_dim=4, dim_mult=[1, 2, 4, 4], num_res_blocks=1,
+                 latents_mean=[0.1, -0.2, 0.3, 0.0], latents_std=[1.5, 0.5, 2.0, 1.0])
+
+
+@pytest.fixture(scope="module")
+def base():
+    torch.manual_seed(0)
+    return AutoencoderKLWan(**TINY_BASE).eval()
+
+
+@pytest.fixture()
+def vae(base):
+    torch.manual_seed(1)
+    return RGBAVAE.from_base(base, lora_rank=4)
+
+
+def clip(frames=5, size=16, batch=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    rgb = torch.rand(batch, 3, frames, size, size, generator=g) * 2 - 1
+    alpha = torch.rand(batch, 1, frames, size, size, generator=g)
+    alpha[..., : size // 2, :] = 0.0  # a transparent half, like real clips
+    return rgb, alpha
+
+
+def perturb_lora(model, seed=2):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.add_(torch.randn(p.shape, generator=g) * 0.05)
+
+
+@pytest.mark.parametrize("frames", [1, 5, 9, 17])
+def test_shapes_and_ranges(vae, frames):
+    rgb, alpha = clip(frames)
+    with torch.no_grad():
+        z = vae.encode(rgb, alpha)
+        rgb_hat, alpha_hat = vae.decode(z)
+    assert z.shape == (1, 4, 1 + (frames - 1) // 4, 2, 2)
+    assert rgb_hat.shape == rgb.shape and alpha_hat.shape == alpha.shape
+    assert rgb_hat.min() >= -1 and rgb_hat.max() <= 1
+    assert alpha_hat.min() >= 0 and alpha_hat.max() <= 1
+
+
+def test_encoding_is_causal_and_chunked(vae):
+    """Latent frames of a 9-frame clip equal those of its first 5 frames: the feature cache carries context."""
+    rgb, alpha = clip(9)
+    with torch.no_grad():
+        z9 = vae.encode(rgb, alpha)
+        z5 = vae.encode(rgb[:, :, :5], alpha[:, :, :5])
+    torch.testing.assert_close(z9[:, :, :2], z5, atol=1e-5, rtol=0)
+
+
+def test_latents_are_normalised_with_base_statistics(vae):
+    rgb, alpha = clip(1)
+    with torch.no_grad():
+        raw = vae.encode(rgb, alpha, normalized=False)
+        z = vae.encode(rgb, alpha)
+    mean = torch.tensor(TINY_BASE["latents_mean"]).view(1, 4, 1, 1, 1)
+    std = torch.tensor(TINY_BASE["latents_std"]).view(1, 4, 1, 1, 1)
+    torch.testing.assert_close(z, (raw - mean) / std)
+
+
+def test_background_hard_renders_before_encoding(vae):
+    from wan_alpha.rgba import hard_render
+
+    rgb, alpha = clip(1)
+    colour = torch.tensor([1.0, -1.0, -1.0]).view(1, 3, 1, 1, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(vae.encode(rgb, alpha, background=colour), vae.encode(hard_render(rgb, alpha, colour), alpha))
+
+
+def test_fresh_lora_decoders_equal_the_base_decoder(vae, base):
+    z = torch.randn(1, 4, 2, 2, 2)
+    with torch.no_grad():
+        expected = base.decode(z).sample
+        rgb, alpha = vae.decode(z, normalized=False)
+    torch.testing.assert_close(rgb, expected)
+    torch.testing.assert_close(alpha, (expected.mean(1, keepdim=True) + 1) / 2)
+
+
+def test_only_fusion_and_lora_receive_gradients(vae):
+    rgb, alpha = clip(5)
+    perturb_lora(vae)  # so that gradients reach lora_A too (B starts at zero)
+    out = vae(rgb, alpha)
+    (out.rgb.square().mean() + out.alpha.mean() + out.latent.square().mean()).backward()
+    with_grad = {n for n, p in vae.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    trainable = {n for n, p in vae.named_parameters() if p.requires_grad}
+    assert with_grad and with_grad <= trainable
+    assert all(n.startswith("fusion.") or ".lora_A." in n or ".lora_B." in n for n in trainable)
+    assert any(n.startswith("fusion.") for n in with_grad)
+    assert any(n.startswith("vae_rgb.") for n in with_grad) and any(n.startswith("vae_alpha.") for n in with_grad)
+    assert not any(p.grad is not None for n, p in vae.named_parameters() if not p.requires_grad)
+
+
+def test_merge_lora_matches_unmerged_and_restores_plain_layers(vae):
+    perturb_lora(vae)
+    z = torch.randn(1, 4, 3, 2, 2)
+    with torch.no_grad():
+        before = vae.decode(z)
+        vae.merge_lora()
+        after = vae.decode(z)
+    assert vae.config.lora_rank == 0
+    assert not any("lora" in n for n, _ in vae.named_parameters())
+    assert type(vae.vae_rgb.decoder.conv_in) is WanCausalConv3d
+    for x, y in zip(before, after):
+        torch.testing.assert_close(x, y, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_save_load_round_trip(vae, tmp_path, merge):
+    perturb_lora(vae)
+    if merge:
+        vae.merge_lora()
+    vae.save_pretrained(tmp_path / "rgba_vae")
+    loaded = RGBAVAE.from_pretrained(tmp_path / "rgba_vae")
+    assert loaded.config.lora_rank == vae.config.lora_rank
+    rgb, alpha = clip(5)
+    with torch.no_grad():
+        for x, y in zip(vae(rgb, alpha).to_tuple(), loaded(rgb, alpha).to_tuple()):
+            torch.testing.assert_close(x, y)
+
+
+def test_slicing_and_tiling_keep_results(vae):
+    rgb, alpha = clip(5, size=32, batch=2)
+    with torch.no_grad():
+        z = vae.encode(rgb, alpha)
+        full = vae.decode(z)
+        vae.enable_slicing()
+        torch.testing.assert_close(vae.encode(rgb, alpha), z, atol=1e-5, rtol=0)
+        torch.testing.assert_close(vae.decode(z)[1], full[1], atol=1e-5, rtol=0)
+        vae.disable_slicing()
+        vae.enable_tiling(tile_sample_min_height=16, tile_sample_min_width=16,
+                          tile_sample_stride_height=8, tile_sample_stride_width=8)
+        tiled = vae.decode(z)
+    assert tiled[0].shape == full[0].shape and tiled[1].shape == full[1].shape
+    assert torch.isfinite(tiled[0]).all()
+
+
+@pytest.mark.parametrize(
+    "rgb_shape, alpha_shape, alpha_value, needle",
+    [
+        ((1, 3, 5, 16, 16), (1, 1, 5, 16, 16), 1.5, "outside [0, 1]"),
+        ((1, 3, 5, 16, 16), (1, 1, 5, 16, 16), -0.1, "outside [0, 1]"),
+        ((1, 3, 6, 16, 16), (1, 1, 6, 16, 16), 0.5, "6 frames is not 1 + 4k"),
+        ((1, 3, 5, 16, 16), (1, 1, 5, 16, 8), 0.5, "(1, 1, 5, 16, 8)"),
+        ((1, 3, 5, 16, 16), (1, 3, 5, 16, 16), 0.5, "(1, 3, 5, 16, 16)"),
+        ((1, 3, 5, 20, 16), (1, 1, 5, 20, 16), 0.5, "(1, 3, 5, 20, 16)"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(vae, rgb_shape, alpha_shape, alpha_value, needle):
+    with pytest.raises(WanAlphaError) as err:
+        vae.encode(torch.zeros(rgb_shape), torch.full(alpha_shape, alpha_value))
+    assert needle in str(err.value)
+
+
+def test_bad_latent_raises(vae):
+    with pytest.raises(WanAlphaError, match=r"\(1, 3, 2, 2, 2\)"):
+        vae.decode(torch.zeros(1, 3, 2, 2, 2))
+
+
+@pytest.mark.parametrize("edit", ["drop", "add"])
+def test_loading_checkpoint_with_wrong_keys_names_them(vae, tmp_path, edit):
+    folder = tmp_path / "rgba_vae"
+    vae.save_pretrained(folder)
+    weights = folder / "diffusion_pytorch_model.safetensors"
+    state = load_file(weights)
+    key = "fusion.conv_out.bias"
+    if edit == "drop":
+        del state[key]
+    else:
+        state[key := "fusion.extra.weight"] = torch.zeros(1)
+    save_file(state, weights)
+    with pytest.raises(WanAlphaError, match=key.replace(".", r"\.")):
+        RGBAVAE.from_pretrained(folder)
+
+
+def test_loading_a_missing_folder_is_a_user_error(tmp_path):
+    with pytest.raises(WanAlphaError, match="no config.json"):
+        RGBAVAE.from_pretrained(tmp_path / "nowhere")
