@@ -11,9 +11,9 @@ import sys
 
 from .. import __version__
 from ..errors import WanAlphaError
-from . import io_commands
+from . import data_commands, io_commands
 
-COMMAND_MODULES = [io_commands]
+COMMAND_MODULES = [io_commands, data_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from ..rgba import premultiply, unpremultiply
 
 def premultiplied_tensor(frames: np.ndarray) -> torch.Tensor:
     """uint8 straight ``(T, H, W, 4)`` -> float premultiplied ``(T, 4, H, W)`` in [0, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+    x = torch.from_numpy(np.require(frames, requirements=["C", "W"])).permute(0, 3, 1, 2).float() / 255.0
     return torch.cat([premultiply(x[:, :3], x[:, 3:]), x[:, 3:]], dim=1)
 
 
