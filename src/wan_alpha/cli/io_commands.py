@@ -3,7 +3,110 @@
 from __future__ import annotations
 
 import argparse
+import json
+
+from .. import io
+
+_FORMAT_LIST = ", ".join(
+    f"{f.name} ({'/'.join(e or 'folder' for e in f.extensions) or 'explicit only'})"
+    for f in io.FORMATS.values()
+    if f.write
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the file commands to the top-level parser."""
+    _add_info(sub)
+    _add_convert(sub)
+    _add_preview(sub)
+
+
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "info",
+        help="describe an RGBA video file: size, frames, fps, codec, alpha statistics",
+        description="Decode FILE and print its size, frame count, fps, codec, whether it has alpha, "
+        "and how the alpha is distributed (transparent / semi-transparent / opaque shares, histogram).",
+    )
+    parser.add_argument("file", metavar="FILE", help="video file, PNG folder or .zip to inspect")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
+    parser.set_defaults(func=_info)
+
+
+def _info(args: argparse.Namespace) -> int:
+    info = io.probe(args.file)
+    print(json.dumps(info, indent=2) if args.json else io.format_probe(info))
+    return 0
+
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "convert",
+        help="convert an RGBA video between formats (webm, mov, png folder, zip, apng, webp, gif)",
+        description="Read IN and write OUT in the format OUT's extension names (or --format). "
+        f"Writable formats: {_FORMAT_LIST}. The write is atomic: OUT appears only when complete.",
+    )
+    parser.add_argument("input", metavar="IN", help="source file, PNG folder or .zip")
+    parser.add_argument("output", metavar="OUT", help="destination; a name without extension is a PNG folder")
+    parser.add_argument(
+        "--format", choices=[n for n, f in io.FORMATS.items() if f.write],
+        help="output format when the extension does not say it (e.g. mov-png for lossless PNG-in-MOV)",
+    )
+    parser.add_argument(
+        "--alpha", metavar="ALPHA_VIDEO",
+        help="a second video whose luma is the alpha matte; IN then supplies only the colour",
+    )
+    parser.add_argument(
+        "--premultiplied", action="store_true",
+        help="IN's colour is premultiplied by alpha: divide it out (outputs are always straight alpha)",
+    )
+    parser.add_argument(
+        "--allow-opaque", action="store_true",
+        help="accept an IN without alpha channel and treat it as fully opaque (alpha 255)",
+    )
+    parser.add_argument(
+        "--quality", type=int, metavar="Q",
+        help="webm: VP9 crf 0-63, lower is better (default 15); webp: lossy quality 0-100 (default lossless); "
+        "other formats have none",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it already exists")
+    parser.set_defaults(func=_convert)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    out = io.convert(
+        args.input, args.output, format=args.format, alpha_path=args.alpha, premultiplied=args.premultiplied,
+        allow_opaque=args.allow_opaque, quality=args.quality, overwrite=args.overwrite,
+    )
+    print(out)
+    return 0
+
+
+def _add_preview(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "preview",
+        help="render an H.264 .mp4 preview of an RGBA video over a background",
+        description="Composite IN over a checkerboard, a colour or a background video and write an "
+        "H.264 .mp4 any player shows (odd sizes are padded by one edge row/column).",
+    )
+    parser.add_argument("input", metavar="IN", help="RGBA video file, PNG folder or .zip")
+    parser.add_argument("output", metavar="OUT.mp4", help="preview to write (.mp4)")
+    parser.add_argument(
+        "--background", default="checker", metavar="checker|#RRGGBB|VIDEO",
+        help="what shows through transparent areas: 'checker' (default), a colour like #00ff00, or a video "
+        "file with IN's size and frame count",
+    )
+    parser.add_argument(
+        "--side-by-side", action="store_true", help="show RGB | alpha | composite next to each other"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT.mp4 if it already exists")
+    parser.set_defaults(func=_preview)
+
+
+def _preview(args: argparse.Namespace) -> int:
+    out = io.write_preview(
+        args.output, args.input, background=args.background,
+        layout="side-by-side" if args.side_by_side else "composite", overwrite=args.overwrite,
+    )
+    print(out)
+    return 0

@@ -16,8 +16,9 @@ from .base import Decoded
 from .formats import Format, resolve_format
 from .video import RGBAVideo
 
-# What decoders raise on a damaged or misnamed file (Pillow: OSError/SyntaxError/EOFError).
-_DECODE_ERRORS = (av.FFmpegError, OSError, SyntaxError, EOFError, zipfile.BadZipFile)
+# What decoders raise on a damaged or misnamed file: Pillow uses OSError/SyntaxError/EOFError, and its
+# GIF reader an IndexError when the file ends mid-frame.
+_DECODE_ERRORS = (av.FFmpegError, OSError, SyntaxError, EOFError, IndexError, zipfile.BadZipFile)
 
 
 def decode_file(path: str | os.PathLike, format: str | None = None) -> tuple[Decoded, Format]:
@@ -31,7 +32,7 @@ def decode_file(path: str | os.PathLike, format: str | None = None) -> tuple[Dec
     except _DECODE_ERRORS as err:
         detail = " ".join(str(err).split()) or type(err).__name__
         raise WanAlphaError(
-            f"cannot read {path} as {fmt.description}: {detail} (the file is corrupt, truncated or not a {fmt.name})"
+            f"cannot read {path}: {detail} (the file is corrupt, truncated or not a {fmt.name} file)"
         ) from err
 
 
@@ -96,21 +97,22 @@ def write_video(
 ) -> Path:
     """Write ``video`` atomically (nothing appears at ``path`` unless the whole file was written)."""
     path = Path(path)
+    fmt = output_format(path, format, quality)
+    with atomic_output(path, overwrite=overwrite, directory=fmt.directory) as tmp:
+        fmt.write(tmp, video, quality)
+    return path
+
+
+def output_format(path: Path, format: str | None, quality: int | None) -> Format:
+    """The format to write ``path`` in, refusing read-only formats and out-of-range quality up front."""
     fmt = resolve_format(path, format)
     if fmt.write is None:
         raise WanAlphaError(
             f"{fmt.name} ({fmt.description}) cannot store alpha: write .webm, .mov, .png folder, .zip, .apng, "
             ".webp or .gif, or make an H.264 preview with `wan-alpha preview`"
         )
-    _check_quality(fmt, quality)
-    with atomic_output(path, overwrite=overwrite, directory=fmt.directory) as tmp:
-        fmt.write(tmp, video, quality)
-    return path
-
-
-def _check_quality(fmt: Format, quality: int | None) -> None:
     if quality is None:
-        return
+        return fmt
     if fmt.quality is None:
         raise WanAlphaError(f"{fmt.name} has no quality setting: drop --quality")
     if not fmt.quality.low <= quality <= fmt.quality.high:
@@ -118,6 +120,7 @@ def _check_quality(fmt: Format, quality: int | None) -> None:
             f"quality {quality} is out of range for {fmt.name} ({fmt.quality.meaning}): "
             f"use {fmt.quality.low}..{fmt.quality.high}"
         )
+    return fmt
 
 
 def convert(
@@ -133,6 +136,6 @@ def convert(
 ) -> Path:
     """Read ``source`` (options as :func:`read_video`) and write ``target`` (as :func:`write_video`)."""
     check_writable(target, overwrite)  # fail before decoding a long clip, not after
-    resolve_format(target, format)
+    output_format(Path(target), format, quality)
     video = read_video(source, alpha_path=alpha_path, premultiplied=premultiplied, allow_opaque=allow_opaque)
     return write_video(target, video, format=format, overwrite=overwrite, quality=quality)
