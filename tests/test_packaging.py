@@ -16,20 +16,23 @@ import wan_alpha
 from wan_alpha.config import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGE = Path(wan_alpha.__file__).resolve().parent
+SOURCE = REPO / "src" / "wan_alpha"
+INSTALLED = Path(wan_alpha.__file__).resolve().parent  # the source itself for an editable install
 
 
-def test_config_dir_is_inside_the_package():
-    assert CONFIG_DIR.resolve().parent == PACKAGE and CONFIG_DIR.name == "configs"
+def test_installed_package_holds_the_shipped_configs():
+    assert CONFIG_DIR.resolve().parent == INSTALLED and CONFIG_DIR.name == "configs"
+    shipped = {p.name for p in (SOURCE / "configs").glob("*.yaml")}
+    assert shipped <= {p.name for p in CONFIG_DIR.glob("*.yaml")}
     top_level = REPO / "configs"
     if top_level.exists():  # the repo's convenience symlink must point at the package data, not a copy
-        assert top_level.resolve() == CONFIG_DIR.resolve()
+        assert top_level.resolve() == (SOURCE / "configs").resolve()
 
 
 def test_wheel_ships_configs_and_nested_assets(tmp_path):
-    pytest.importorskip("setuptools")
+    pytest.importorskip("setuptools", reason="building without isolation needs setuptools installed")
     source = tmp_path / "source"
-    shutil.copytree(PACKAGE, source / "src" / "wan_alpha", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(SOURCE, source / "src" / "wan_alpha", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", source)
     readme = REPO / "README.md"
     readme_text = readme.read_text() if readme.exists() else "wan-alpha\n"
@@ -47,6 +50,6 @@ def test_wheel_ships_configs_and_nested_assets(tmp_path):
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
 
-    expected = {f"wan_alpha/configs/{p.name}" for p in CONFIG_DIR.glob("*.yaml")}
+    expected = {f"wan_alpha/configs/{p.name}" for p in (SOURCE / "configs").glob("*.yaml")}
     expected |= {"wan_alpha/configs/_probe.yaml", "wan_alpha/assets/deep/er/_probe.bin"}
     assert expected <= names, sorted(expected - names)

@@ -33,7 +33,7 @@ area does not shimmer); palette index 255 is reserved for transparency."""
 
 _GIF_TRANSPARENT_INDEX = 255
 _BROWSER_DEFAULT_DELAY_MS = 100  # what browsers show for a zero delay
-_TAG = re.compile(r"wan-alpha fps=([0-9.eE+-]+) frames=(\d+)")
+_TAG = re.compile(r"wan-alpha fps=(\d+(?:\.\d+)?(?:e[+-]?\d+)?) frames=(\d+)")
 _XMP = (
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
     '<rdf:Description rdf:about="" xmlns:wanalpha="https://github.com/wan-alpha/ns/1.0/" '
