@@ -53,12 +53,12 @@ def _check_buckets(buckets: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return buckets
 
 
-def window_start(num_frames: int, frames: int, rng: np.random.Generator) -> int:
+def window_start(num_frames: int, frames: int, rng: np.random.Generator, where: str = "clip") -> int:
     """A random start for a ``frames`` window; a still (1 frame) is repeated instead."""
     if num_frames == 1:
         return 0
     if num_frames < frames:
-        raise WanAlphaError(f"clip has {num_frames} frames, the dataset asks for {frames}: lower frames or rebuild")
+        raise WanAlphaError(f"{where} has {num_frames} frames, the dataset asks for {frames}: lower frames or rebuild")
     return int(rng.integers(0, num_frames - frames + 1))
 
 
@@ -145,7 +145,7 @@ class RGBAClipDataset(torch.utils.data.Dataset):
         row = self.rows[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         video = load_row(row, self.root)
-        start = window_start(video.num_frames, self.frames, rng)
+        start = window_start(video.num_frames, self.frames, rng, where=str(self.root / row.key))
         frames = video.frames[start : start + self.frames]
         if len(frames) == 1:
             frames = np.repeat(frames, self.frames, axis=0)

@@ -139,8 +139,9 @@ def still_to_clip(
     """A ``frames``-long clip of a crop window sliding and zooming over a still ``(H, W, 4)``.
 
     Zoom 1 is the largest window of the output's aspect that fits the image; the window's zoom and
-    position move linearly from one random draw to another. A draw that loses the subject (under
-    :data:`MIN_VISIBLE` visible pixels in some frame) is redrawn; after ``attempts`` it is skipped.
+    centre (within the subject's bounding box) move linearly between two random draws. A draw that
+    loses the subject (under :data:`MIN_VISIBLE` visible pixels in some frame) is redrawn; after
+    ``attempts`` the image is skipped.
     """
     src_h, src_w = image.shape[:2]
     cover = max(height / src_h, width / src_w)  # output pixels per source pixel at zoom 1
@@ -150,13 +151,18 @@ def still_to_clip(
     source = premultiplied_tensor(image[None])
     source = resize_premultiplied(source, max(1, round(src_h * scale)), max(1, round(src_w * scale)))[0]
     tau = np.linspace(0.0, 1.0, frames)
+    ys, xs = np.nonzero(image[..., 3])
+    subject_lo, subject_hi = np.array([xs.min(), ys.min()]), np.array([xs.max() + 1, ys.max() + 1])
     for _ in range(attempts):
         z = np.interp(tau, [0, 1], rng.uniform(*zoom, 2))
-        win_w, win_h = width / (cover * z), height / (cover * z)
-        # Random start/end positions in [0, 1] of the free range, interpolated; the window stays inside.
-        pos = np.interp(tau, [0, 1], rng.random(2)), np.interp(tau, [0, 1], rng.random(2))
-        x0, y0 = pos[0] * (src_w - win_w), pos[1] * (src_h - win_h)
-        boxes = np.stack([x0, y0, x0 + win_w, y0 + win_h], axis=1)
+        win = np.stack([width / (cover * z), height / (cover * z)], axis=1)  # (T, 2) window w, h
+        # Window centres range over the subject's bounding box (clamped so the window stays inside
+        # the image): random crops of a small subject would otherwise often show nothing.
+        low, high = win / 2, np.array([src_w, src_h]) - win / 2
+        lo, hi = np.clip(subject_lo, low, high), np.clip(subject_hi, low, high)
+        u = np.stack([np.interp(tau, [0, 1], rng.random(2)) for _ in range(2)], axis=1)
+        centre = lo + u * (hi - lo)
+        boxes = np.concatenate([centre - win / 2, centre + win / 2], axis=1)  # x0, y0, x1, y1
         with torch.no_grad():
             warped = warp_premultiplied(source, crop_theta(boxes, src_h, src_w), height, width)
         clip = straight_frames(warped)
