@@ -1,0 +1,95 @@
+import json
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from transformers import UMT5Config, UMT5EncoderModel
+
+from tests.pipelines.tiny import DIT, tiny_tokenizer, tiny_vae
+from wan_alpha.errors import WanAlphaError
+from wan_alpha.pipelines import WanAlphaPipeline
+from wan_alpha.train.dit import train_dit
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    """A tiny RGBA VAE folder and a tiny UMT5 text encoder folder (random weights)."""
+    root = tmp_path_factory.mktemp("assets")
+    torch.manual_seed(0)
+    tiny_vae().save_pretrained(root / "vae")
+    tokenizer = tiny_tokenizer()
+    config = UMT5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, num_heads=4, d_ff=64, num_layers=1,
+                        relative_attention_num_buckets=8)
+    UMT5EncoderModel(config).save_pretrained(root / "umt5" / "text_encoder")
+    tokenizer.save_pretrained(root / "umt5" / "tokenizer")
+    return root
+
+
+def write_config(tmp_path, assets, **changes):
+    config = {
+        "rgba_vae": str(assets / "vae"),
+        "dit_config": {**DIT, "patch_size": list(DIT["patch_size"])},
+        "text_encoder": {"kind": "umt5", "path": str(assets / "umt5"), "max_length": 8},
+        "dora": {"r": 4, "alpha": 4},
+        "caption_dropout": 0.5,
+        "data": {"synthetic": {"num_clips": 4, "frames": 5, "height": 32, "width": 32, "seed": 0}, "validation_clips": 1},
+        "train": {"max_steps": 4, "batch_size": 2, "learning_rate": 1.0e-3, "checkpoint_every": 2,
+                  "validate_every": 2, "log_every": 1},
+        "samples": {"prompts": ["smoke"], "steps": 2, "format": "zip"},
+        "output_dir": str(tmp_path / "run"),
+    }
+    config.update(changes)
+    path = tmp_path / "dit.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_training_writes_adapter_pipeline_samples_and_logs(tmp_path, assets):
+    pipeline_dir = train_dit(write_config(tmp_path, assets))
+    run = tmp_path / "run"
+    assert pipeline_dir == run / "pipeline"
+    logs = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs if "loss" in r] == [1, 2, 3, 4]
+    assert [r["step"] for r in logs if "val_loss" in r] == [2, 4]
+    assert (run / "samples" / "step-0000004" / "00.zip").is_file()
+    # only DoRA parameters are checkpointed (they are the only ones that train)
+    (ckpt,) = [p for p in (run / "checkpoints").iterdir() if p.name.endswith("4")]
+    keys = load_file(ckpt / "trainable_0.safetensors").keys()
+    assert keys and all(("lora_A" in k) or ("lora_B" in k) or ("lora_magnitude_vector" in k) for k in keys)
+    assert (run / "dora" / "pytorch_lora_weights.safetensors").is_file()
+    pipe = WanAlphaPipeline.from_pretrained(pipeline_dir)
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.config.default_num_frames == 5 and pipe.config.max_sequence_length == 8
+    assert not any("lora" in name for name, _ in pipe.transformer.named_parameters())  # merged
+    out = pipe("smoke", num_inference_steps=2, guidance_scale=1.0, generator=torch.Generator().manual_seed(0))
+    assert out.rgb.shape == (1, 3, 5, 32, 32)
+
+
+def test_resume_continues_exactly(tmp_path, assets):
+    straight = tmp_path / "a"
+    straight.mkdir()
+    train_dit(write_config(straight, assets, samples={"prompts": []}))
+    split = tmp_path / "b"
+    split.mkdir()
+    config = write_config(split, assets, samples={"prompts": []})
+    train_dit(config, max_steps=2)
+    with pytest.raises(WanAlphaError, match="--resume"):
+        train_dit(config)
+    train_dit(config, resume=True)
+    a = load_file(straight / "run" / "dora" / "pytorch_lora_weights.safetensors")
+    b = load_file(split / "run" / "dora" / "pytorch_lora_weights.safetensors")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_without_cache_encodes_each_step(tmp_path, assets):
+    train_dit(write_config(tmp_path, assets, cache=False, samples={"prompts": []}), max_steps=1)
+    assert (tmp_path / "run" / "pipeline" / "model_index.json").is_file()
+
+
+def test_bad_configs(tmp_path, assets):
+    with pytest.raises(WanAlphaError, match="rgba_vae"):
+        train_dit(write_config(tmp_path, assets, rgba_vae=""))
+    bad_dit = {**DIT, "patch_size": [1, 2, 2], "text_dim": 48}
+    with pytest.raises(WanAlphaError, match="text_dim: 32"):
+        train_dit(write_config(tmp_path, assets, dit_config=bad_dit), output=tmp_path / "other")
