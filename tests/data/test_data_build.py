@@ -60,7 +60,9 @@ def test_image_pairs_and_their_mismatches(tmp_path, make_png, soft_disc):
     make_png(tmp_path / "fg" / "dog.jpg", rgba[..., :3])
     make_png(tmp_path / "alpha" / "dog.png", rgba[:30, :, 3])
     make_png(tmp_path / "fg" / "lonely.jpg", rgba[..., :3])
-    report = build_from_images(tmp_path / "fg", tmp_path / "out", alpha_dir=tmp_path / "alpha", frames=5, height=16, width=16)
+    report = build_from_images(
+        tmp_path / "fg", tmp_path / "out", alpha_dir=tmp_path / "alpha", frames=5, height=16, width=16
+    )
     assert (report.written, report.skipped) == (1, {"mismatched_pair": 1, "missing_pair": 1})
     ((row, video),) = _clips(tmp_path / "out")
     assert 0 < (video.alpha == 0).mean() < 1 and row.caption.endswith("A cat.")
@@ -129,7 +131,9 @@ def test_videos_from_reference_csv(tmp_path, disc_video):
     video = disc_video(9)
     write_video(tmp_path / "fgr" / "a.zip", video)
     write_video(tmp_path / "pha" / "a.zip", video)
-    (tmp_path / "meta.csv").write_text("video_fgr,video_pha,prompt\nfgr/a.zip,pha/a.zip,A bird.\nfgr/b.zip,pha/b.zip,Gone.\n")
+    (tmp_path / "meta.csv").write_text(
+        "video_fgr,video_pha,prompt\nfgr/a.zip,pha/a.zip,A bird.\nfgr/b.zip,pha/b.zip,Gone.\n"
+    )
     report = build_from_videos(tmp_path / "meta.csv", tmp_path / "out", frames=9, short_side=None)
     assert report.written == 1 and report.skipped == {"missing_pair": 1}
     ((row, clip),) = _clips(tmp_path / "out")
@@ -169,10 +173,34 @@ def fake_emoji_package(tmp_path, make_png, soft_disc):
     make_png(package / "img" / "google" / "64" / "1f34e.png", sprite[::-1])
     make_png(package / "img" / "google" / "64" / "1f3fb.png", sprite)
     entries = [
-        {"name": "GRINNING FACE", "category": "Smileys & Emotion", "subcategory": "face-smiling", "image": "1f600.png", "has_img_google": True},
-        {"name": "RED APPLE", "category": "Food & Drink", "subcategory": "food-fruit", "image": "1f34e.png", "has_img_google": True},
-        {"name": "SKIN TONE", "category": "Component", "subcategory": "skin-tone", "image": "1f3fb.png", "has_img_google": True},
-        {"name": "GHOST", "category": "Smileys & Emotion", "subcategory": "face-costume", "image": "1f47b.png", "has_img_google": True},
+        {
+            "name": "GRINNING FACE",
+            "category": "Smileys & Emotion",
+            "subcategory": "face-smiling",
+            "image": "1f600.png",
+            "has_img_google": True,
+        },
+        {
+            "name": "RED APPLE",
+            "category": "Food & Drink",
+            "subcategory": "food-fruit",
+            "image": "1f34e.png",
+            "has_img_google": True,
+        },
+        {
+            "name": "SKIN TONE",
+            "category": "Component",
+            "subcategory": "skin-tone",
+            "image": "1f3fb.png",
+            "has_img_google": True,
+        },
+        {
+            "name": "GHOST",
+            "category": "Smileys & Emotion",
+            "subcategory": "face-costume",
+            "image": "1f47b.png",
+            "has_img_google": True,
+        },
     ]
     (package / "emoji.json").write_text(json.dumps(entries))
     return tmp_path

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 import torch
 
@@ -12,7 +11,12 @@ from wan_alpha.rgba import PALETTE
 def manifest(tmp_path, soft_disc, make_png):
     """Three clips of different aspect ratios and lengths, one still image, one too-short clip."""
     rows = []
-    for name, (t, h, w) in {"wide": (13, 32, 64), "tall": (9, 64, 32), "square": (9, 40, 40), "short": (5, 32, 32)}.items():
+    for name, (t, h, w) in {
+        "wide": (13, 32, 64),
+        "tall": (9, 64, 32),
+        "square": (9, 40, 40),
+        "short": (5, 32, 32),
+    }.items():
         write_video(tmp_path / f"{name}.zip", RGBAVideo(soft_disc(h, w, t), fps=16))
         rows.append(ManifestRow(caption=f"a {name} disc", rgba=f"{name}.zip", frames=t, width=w, height=h))
     make_png(tmp_path / "still.png", soft_disc(48, 48)[0])
@@ -33,7 +37,9 @@ def test_items_follow_buckets_and_match_synthetic_layout(manifest):
         assert set(item) == set(reference)
         assert item["rgb"].shape == (3, 9, h, w) and item["alpha"].shape == (1, 9, h, w)
         assert item["rgb"].dtype == reference["rgb"].dtype == torch.float32
-        assert -1 <= item["rgb"].min() and item["rgb"].max() <= 1 and 0 <= item["alpha"].min() and item["alpha"].max() <= 1
+        assert (
+            -1 <= item["rgb"].min() and item["rgb"].max() <= 1 and 0 <= item["alpha"].min() and item["alpha"].max() <= 1
+        )
     still = data[3]["alpha"]
     assert torch.equal(still[:, 0], still[:, -1])  # a still image is repeated
 

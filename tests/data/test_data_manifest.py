@@ -8,7 +8,9 @@ from wan_alpha.errors import WanAlphaError
 
 def test_round_trip_and_relative_paths(tmp_path):
     rows = [
-        ManifestRow(caption="a cat", rgba="clips/a.zip", fps=16.0, frames=17, width=64, height=32, source="s", license="MIT"),
+        ManifestRow(
+            caption="a cat", rgba="clips/a.zip", fps=16.0, frames=17, width=64, height=32, source="s", license="MIT"
+        ),
         ManifestRow(caption="smoke", rgb="fg/b.mp4", alpha="pha/b.mp4"),
     ]
     path = write_manifest(tmp_path / "manifest.jsonl", rows)
@@ -58,7 +60,11 @@ def test_reference_csv(tmp_path):
     path.write_text('video_fgr,video_pha,prompt,extra\nfgr/1.mp4,pha/1.mp4,"A bird, flying.",x\n')
     (row,) = read_reference_csv(path, license="CC-BY-4.0")
     assert (row.rgb, row.alpha, row.caption, row.source, row.license) == (
-        "fgr/1.mp4", "pha/1.mp4", "A bird, flying.", "metadata", "CC-BY-4.0"
+        "fgr/1.mp4",
+        "pha/1.mp4",
+        "A bird, flying.",
+        "metadata",
+        "CC-BY-4.0",
     )
     assert [r.caption for r in read_rows(path)] == ["A bird, flying."]
     path.write_text("video,prompt\na.mp4,x\n")

@@ -22,12 +22,45 @@ def test_stats_count_regions(tmp_path):
 
 def test_cli_build_preview_stats(tmp_path, capsys):
     out = tmp_path / "syn"
-    assert main(["data", "build", "synthetic", "-o", str(out), "--count", "3", "--frames", "5",
-                 "--height", "32", "--width", "48", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "build",
+                "synthetic",
+                "-o",
+                str(out),
+                "--count",
+                "3",
+                "--frames",
+                "5",
+                "--height",
+                "32",
+                "--width",
+                "48",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "3 clips" in capsys.readouterr().out
     sheet = tmp_path / "sheet.png"
-    assert main(["data", "preview", str(out / "manifest.jsonl"), "-o", str(sheet), "--frames-per-clip", "3",
-                 "--thumb", "32"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "preview",
+                str(out / "manifest.jsonl"),
+                "-o",
+                str(sheet),
+                "--frames-per-clip",
+                "3",
+                "--thumb",
+                "32",
+            ]
+        )
+        == 0
+    )
     with Image.open(sheet) as image:
         assert image.size == (3 * 36 + 4, 3 * (32 + 14 + 4) + 4)
     assert main(["data", "preview", str(out / "manifest.jsonl"), "-o", str(sheet)]) == 2  # no --overwrite

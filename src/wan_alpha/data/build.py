@@ -179,7 +179,8 @@ def _check_options(out_dir: Path, kind: str, options: dict[str, Any]) -> None:
         previous = json.loads(path.read_text())
         if previous != recorded:
             changed = sorted(
-                k for k in set(previous.get("options", {})) | set(options)
+                k
+                for k in set(previous.get("options", {})) | set(options)
                 if previous.get("options", {}).get(k) != options.get(k)
             ) or ["kind"]
             raise WanAlphaError(

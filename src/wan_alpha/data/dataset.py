@@ -46,7 +46,9 @@ def nearest_bucket(height: int | None, width: int | None, buckets: Sequence[tupl
 
 def _check_buckets(buckets: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     buckets = [tuple(int(v) for v in b) for b in buckets]
-    if not buckets or any(len(b) != 2 or min(b) < SIZE_MULTIPLE or b[0] % SIZE_MULTIPLE or b[1] % SIZE_MULTIPLE for b in buckets):
+    if not buckets or any(
+        len(b) != 2 or min(b) < SIZE_MULTIPLE or b[0] % SIZE_MULTIPLE or b[1] % SIZE_MULTIPLE for b in buckets
+    ):
         raise WanAlphaError(
             f"buckets must be (height, width) pairs, multiples of {SIZE_MULTIPLE} (VAE stride x patch), got {buckets}"
         )
@@ -89,7 +91,12 @@ def random_background(kind: str, height: int, width: int, rng: np.random.Generat
         colour = PALETTE[int(rng.integers(len(PALETTE)))]
         return colour.view(3, 1, 1, 1).expand(3, 1, height, width).clone()
     if kind == "solid":
-        return torch.from_numpy(rng.uniform(-1, 1, 3).astype(np.float32)).view(3, 1, 1, 1).expand(3, 1, height, width).clone()
+        return (
+            torch.from_numpy(rng.uniform(-1, 1, 3).astype(np.float32))
+            .view(3, 1, 1, 1)
+            .expand(3, 1, height, width)
+            .clone()
+        )
     if kind == "gradient":
         start, end = (torch.from_numpy(rng.uniform(-1, 1, 3).astype(np.float32)).view(3, 1, 1, 1) for _ in range(2))
         angle = rng.uniform(0, 2 * np.pi)

@@ -93,7 +93,8 @@ def load_emoji_index(
     if not sprites:
         known = sorted({str(e.get("category")) for e in entries if isinstance(e, dict)})
         raise WanAlphaError(
-            f"no usable emoji in {package}" + (f" for categories {sorted(wanted)} (known: {', '.join(known)})" if wanted else "")
+            f"no usable emoji in {package}"
+            + (f" for categories {sorted(wanted)} (known: {', '.join(known)})" if wanted else "")
         )
     return sprites, problems
 
@@ -149,17 +150,24 @@ def animate_sprites(
         side = 0.0 if len(sprites) == 1 else (-0.22 if index == 0 else 0.22) * width
         anchor = np.array([width / 2 + side, height / 2]) + rng.uniform(-0.05, 0.05, 2) * short
         size = rng.uniform(0.3, 0.5) * short / (1 if len(sprites) == 1 else 1.3)
-        centre, sizes, angle, phrase = _animate(ANIMATIONS[rng.integers(len(ANIMATIONS))], rng, tau, anchor, size, (height, width))
+        centre, sizes, angle, phrase = _animate(
+            ANIMATIONS[rng.integers(len(ANIMATIONS))], rng, tau, anchor, size, (height, width)
+        )
         with torch.no_grad():
             layer = warp_premultiplied(
-                premultiplied_tensor(sprite[None])[0], placement_theta(centre, sizes, angle, height, width), height, width
+                premultiplied_tensor(sprite[None])[0],
+                placement_theta(centre, sizes, angle, height, width),
+                height,
+                width,
             )
         canvas = over(layer, canvas)
         phrases.append(f"{with_article(name)} emoji {phrase}")
     return RGBAVideo(straight_frames(canvas), fps), make_caption(" and ".join(phrases))
 
 
-def _emoji_job(sprites: list[EmojiSprite], seed: int, job_id: str, frames: int, height: int, width: int, two: float) -> list[Clip]:
+def _emoji_job(
+    sprites: list[EmojiSprite], seed: int, job_id: str, frames: int, height: int, width: int, two: float
+) -> list[Clip]:
     rng = clip_seed_for(seed, job_id)
     picks = [sprites[i] for i in rng.integers(len(sprites), size=2 if rng.random() < two else 1)]
     images = [read_still(p.path) for p in picks]
@@ -196,11 +204,22 @@ def build_emoji(
         jobs.append(Job(id=job_id, input=f"emoji #{i}", make=make))
     # ``count`` is left out: clip i does not depend on it, so a resume may extend the set.
     options = {
-        "package": str(find_emoji_package(package_dir).resolve()), "seed": seed, "frames": frames,
-        "height": height, "width": width, "categories": sorted(categories) if categories else None,
+        "package": str(find_emoji_package(package_dir).resolve()),
+        "seed": seed,
+        "frames": frames,
+        "height": height,
+        "width": width,
+        "categories": sorted(categories) if categories else None,
         "two_sprite_share": two_sprite_share,
     }
     return run_build(
-        "emoji", jobs, out_dir, options=options, source=EMOJI_PACKAGE, license=EMOJI_LICENSE,
-        clip_format=clip_format, pre_skipped=problems, progress=progress,
+        "emoji",
+        jobs,
+        out_dir,
+        options=options,
+        source=EMOJI_PACKAGE,
+        license=EMOJI_LICENSE,
+        clip_format=clip_format,
+        pre_skipped=problems,
+        progress=progress,
     )

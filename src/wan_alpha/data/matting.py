@@ -172,8 +172,16 @@ def still_to_clip(
 
 
 def _still_job(
-    path: Path, root: Path, alpha_path: Path | None, pairs: bool, seed: int, frames: int, height: int,
-    width: int, clips_per_image: int, zoom: tuple[float, float],
+    path: Path,
+    root: Path,
+    alpha_path: Path | None,
+    pairs: bool,
+    seed: int,
+    frames: int,
+    height: int,
+    width: int,
+    clips_per_image: int,
+    zoom: tuple[float, float],
 ) -> list[Clip]:
     if pairs and alpha_path is None:
         raise Skip(MISSING_PAIR, "no alpha file with the same name in --alpha-dir")
@@ -217,20 +225,41 @@ def build_from_images(
             id=safe_id(str(path.relative_to(root))),
             input=str(path),
             make=partial(
-                _still_job, path, root, mattes.get(path.relative_to(root).with_suffix("")), alpha_dir is not None,
-                seed, frames, height, width, clips_per_image, tuple(zoom),
+                _still_job,
+                path,
+                root,
+                mattes.get(path.relative_to(root).with_suffix("")),
+                alpha_dir is not None,
+                seed,
+                frames,
+                height,
+                width,
+                clips_per_image,
+                tuple(zoom),
             ),
         )
         for path in images
     ]
     options = {
-        "input": str(root.resolve()), "alpha_dir": str(Path(alpha_dir).resolve()) if alpha_dir else None,
-        "frames": frames, "height": height, "width": width, "clips_per_image": clips_per_image,
-        "zoom": list(zoom), "seed": seed,
+        "input": str(root.resolve()),
+        "alpha_dir": str(Path(alpha_dir).resolve()) if alpha_dir else None,
+        "frames": frames,
+        "height": height,
+        "width": width,
+        "clips_per_image": clips_per_image,
+        "zoom": list(zoom),
+        "seed": seed,
     }
     return run_build(
-        "images", jobs, out_dir, options=options, source=source or root.name, license=license,
-        clip_format=clip_format, pre_skipped=problems, progress=progress,
+        "images",
+        jobs,
+        out_dir,
+        options=options,
+        source=source or root.name,
+        license=license,
+        clip_format=clip_format,
+        pre_skipped=problems,
+        progress=progress,
     )
 
 
@@ -264,8 +293,15 @@ def resize_short_side(video: RGBAVideo, short_side: int | None, multiple: int = 
 
 
 def _video_job(
-    path: Path, alpha_path: Path | None, pairs: bool, caption: str, frames: int, stride: int, frame_step: int,
-    max_clips: int | None, short_side: int | None,
+    path: Path,
+    alpha_path: Path | None,
+    pairs: bool,
+    caption: str,
+    frames: int,
+    stride: int,
+    frame_step: int,
+    max_clips: int | None,
+    short_side: int | None,
 ) -> list[Clip]:
     if pairs and alpha_path is None:
         raise Skip(MISSING_PAIR, "no alpha video with the same name in --alpha-dir")
@@ -281,6 +317,8 @@ def _video_pairs(
 ) -> tuple[list[tuple[Path, Path | None, bool, str]], list[tuple[str, str, str]]]:
     """``(colour, alpha or None, alpha expected, caption)`` per input video, and listing problems."""
     if input.is_file() and input.suffix.lower() == ".csv":
+        if alpha_dir is not None:
+            raise WanAlphaError("a reference CSV names its alpha videos (video_pha): drop --alpha-dir")
         base = input.parent
         return [(base / r.rgb, base / r.alpha, True, r.caption) for r in read_reference_csv(input)], []
     videos, problems = list_files(input, VIDEO_EXTENSIONS)
@@ -337,11 +375,22 @@ def build_from_videos(
         for path, alpha, expected, caption in entries
     ]
     options = {
-        "input": str(input.resolve()), "alpha_dir": str(Path(alpha_dir).resolve()) if alpha_dir else None,
-        "frames": frames, "stride": stride, "frame_step": frame_step, "max_clips_per_video": max_clips_per_video,
+        "input": str(input.resolve()),
+        "alpha_dir": str(Path(alpha_dir).resolve()) if alpha_dir else None,
+        "frames": frames,
+        "stride": stride,
+        "frame_step": frame_step,
+        "max_clips_per_video": max_clips_per_video,
         "short_side": short_side,
     }
     return run_build(
-        "videos", jobs, out_dir, options=options, source=source or input.stem, license=license,
-        clip_format=clip_format, pre_skipped=problems, progress=progress,
+        "videos",
+        jobs,
+        out_dir,
+        options=options,
+        source=source or input.stem,
+        license=license,
+        clip_format=clip_format,
+        pre_skipped=problems,
+        progress=progress,
     )

@@ -54,7 +54,9 @@ def contact_sheet(
     frames composited over a checkerboard, and the caption beneath. Unreadable clips get a dark red
     row naming the error."""
     if clips < 1 or frames_per_clip < 1 or thumb < 16:
-        raise WanAlphaError(f"need clips >= 1, frames_per_clip >= 1 and thumb >= 16, got {clips}, {frames_per_clip}, {thumb}")
+        raise WanAlphaError(
+            f"need clips >= 1, frames_per_clip >= 1 and thumb >= 16, got {clips}, {frames_per_clip}, {thumb}"
+        )
     if Path(out).suffix.lower() != ".png":
         raise WanAlphaError(f"contact sheet {out} must be a .png file")
     rows = read_rows(manifest)
@@ -67,7 +69,9 @@ def contact_sheet(
         top = _GAP + r * row_height
         try:
             video = load_row(row, root)
-            cells = [_thumbnail(composite(video.frames[[i]])[0], thumb) for i in _spread(frames_per_clip, video.num_frames)]
+            cells = [
+                _thumbnail(composite(video.frames[[i]])[0], thumb) for i in _spread(frames_per_clip, video.num_frames)
+            ]
             label = f"{Path(row.key).name} ({video.num_frames} f): {row.caption.removeprefix(CAPTION_PREFIX)}"
         except WanAlphaError as err:
             cells = [Image.new("RGB", (thumb, thumb), _UNREADABLE_COLOUR)]

@@ -58,9 +58,7 @@ def crop_theta(boxes: np.ndarray, height: int, width: int) -> torch.Tensor:
     return theta
 
 
-def placement_theta(
-    centre: np.ndarray, size: np.ndarray, angle: np.ndarray, height: int, width: int
-) -> torch.Tensor:
+def placement_theta(centre: np.ndarray, size: np.ndarray, angle: np.ndarray, height: int, width: int) -> torch.Tensor:
     """Affine maps that draw a square sprite on an ``height x width`` canvas, one per frame.
 
     ``centre (T, 2)`` in canvas pixels (x, y), ``size (T,)`` the sprite's side in pixels,
