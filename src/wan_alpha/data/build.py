@@ -176,7 +176,10 @@ def _check_options(out_dir: Path, kind: str, options: dict[str, Any]) -> None:
     recorded = {"kind": kind, "options": options}
     path = out_dir / OPTIONS_NAME
     if path.exists():
-        previous = json.loads(path.read_text())
+        try:
+            previous = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise WanAlphaError(f"cannot read {path} ({err}): delete it to resume with the current options") from err
         if previous != recorded:
             changed = sorted(
                 k
