@@ -9,6 +9,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train`` and its stages to the top-level parser."""
     train = sub.add_parser("train", help="train a model stage (see `wan-alpha train STAGE --help`)")
     stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
-    # Each stage module adds its own parser below, e.g. ``_add_vae(stages)``; none is wired in yet,
-    # so this group is registered in ``cli.COMMAND_MODULES`` by the first stage that lands.
-    del stages
+    _add_vae(stages)
+    _add_dit(stages)
+
+
+def _add_vae(stages: argparse._SubParsersAction) -> None:
+    vae = stages.add_parser(
+        "vae",
+        help="stage 1: train the RGBA VAE (fusion block + decoder LoRAs)",
+        description="Train the RGBA VAE's fusion block and decoder LoRAs. Single process on CPU or one GPU; "
+        "for several GPUs run the same command under `accelerate launch -m wan_alpha train vae ...`.",
+    )
+    vae.add_argument("--config", required=True, help="YAML config file or shipped config name (e.g. vae_tiny)")
+    vae.add_argument("--output", required=True, metavar="DIR", help="run folder: config, log, checkpoints, previews, rgba_vae/")
+    vae.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
+    vae.add_argument("--max-steps", type=int, help="override train.max_steps")
+    vae.set_defaults(func=_run_vae)
+
+
+def _run_vae(args: argparse.Namespace) -> None:
+    from ..train.vae import train_vae  # torch/diffusers load only when training
+
+    path = train_vae(args.config, args.output, resume=args.resume, max_steps=args.max_steps)
+    print(f"RGBA VAE saved to {path}")
+
+
+def _add_dit(stages: argparse._SubParsersAction) -> None:
+    dit = stages.add_parser(
+        "dit",
+        help="stage 2: fine-tune the Wan DiT with DoRA on RGBA latents (mean-shifted flow loss)",
+        description="Fine-tune the DiT with DoRA on latents of the trained RGBA VAE. Writes checkpoints, "
+        "log.jsonl, sample videos, dora/ (the adapter) and pipeline/ (merged model for `wan-alpha generate "
+        "--model`). For several GPUs run it under `accelerate launch -m wan_alpha train dit ...`.",
+    )
+    dit.add_argument("--config", required=True, help="YAML config file or shipped config name (e.g. dit_tiny)")
+    dit.add_argument("--output", metavar="DIR", help="run folder (default: output_dir of the config)")
+    dit.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the run folder")
+    dit.add_argument("--max-steps", type=int, help="override train.max_steps")
+    dit.set_defaults(func=_run_dit)
+
+
+def _run_dit(args: argparse.Namespace) -> None:
+    from ..train.dit import train_dit
+
+    path = train_dit(args.config, resume=args.resume, max_steps=args.max_steps, output=args.output)
+    print(f"model saved to {path} (use: wan-alpha generate PROMPT --model {path} -o OUT.webm)")

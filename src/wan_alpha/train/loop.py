@@ -28,9 +28,11 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from safetensors.torch import load_file, save_file
+from torch.utils.data import Dataset, Subset
 from tqdm.auto import tqdm
 
-from ..config import save_config
+from ..config import from_dict, save_config
+from ..data import RGBAClipDataset, SyntheticClips
 from ..errors import WanAlphaError
 
 CHECKPOINT_DIR = "checkpoints"
@@ -39,6 +41,67 @@ LOG_FILE = "log.jsonl"
 CONFIG_FILE = "config.yaml"
 
 StepFn = Callable[[Any, torch.Generator], dict[str, torch.Tensor]]
+
+
+@dataclass
+class SyntheticDataConfig:
+    """Procedural clips made on the fly (:class:`wan_alpha.data.SyntheticClips`)."""
+
+    num_clips: int = 64
+    frames: int = 5
+    height: int = 64
+    width: int = 64
+    seed: int = 0
+
+
+@dataclass
+class ManifestDataConfig:
+    """Clips of a manifest (:class:`wan_alpha.data.RGBAClipDataset`), resized and cropped to one size."""
+
+    path: str = ""
+    frames: int = 17
+    height: int = 256
+    width: int = 256
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    """The ``data`` config section: exactly one of ``synthetic`` and ``manifest``.
+
+    Validation uses ``validation_clips`` extra synthetic clips (another seed) or, for a manifest, its
+    first clips centre-cropped (they are also trained on: add a held-out manifest if that matters).
+    """
+
+    synthetic: SyntheticDataConfig | None = None
+    manifest: ManifestDataConfig | None = None
+    validation_clips: int = 2
+
+    def __post_init__(self) -> None:
+        # config.from_dict only descends into non-optional dataclass fields
+        if isinstance(self.synthetic, dict):
+            self.synthetic = from_dict(SyntheticDataConfig, self.synthetic, "data.synthetic")
+        if isinstance(self.manifest, dict):
+            self.manifest = from_dict(ManifestDataConfig, self.manifest, "data.manifest")
+        if (self.synthetic is None) == (self.manifest is None):
+            raise WanAlphaError("data: give exactly one of synthetic: {...} and manifest: {path: ...}")
+        if self.validation_clips < 0:
+            raise WanAlphaError(f"data.validation_clips must be >= 0, got {self.validation_clips}")
+
+
+def build_datasets(data: DataConfig) -> tuple[Dataset, Dataset | None]:
+    """``(train, validation)`` datasets of ``{"rgb", "alpha", "caption"}`` items."""
+    if data.synthetic is not None:
+        s = data.synthetic
+        train = SyntheticClips(s.num_clips, s.frames, s.height, s.width, seed=s.seed)
+        val = SyntheticClips(data.validation_clips, s.frames, s.height, s.width, seed=s.seed + 1) if data.validation_clips else None
+        return train, val
+    m = data.manifest
+    train = RGBAClipDataset(m.path, frames=m.frames, height=m.height, width=m.width, seed=m.seed)
+    if not data.validation_clips:
+        return train, None
+    fixed = RGBAClipDataset(m.path, frames=m.frames, height=m.height, width=m.width, seed=m.seed, random_crop=False)
+    return train, Subset(fixed, range(min(data.validation_clips, len(fixed))))
 
 
 @dataclass

@@ -1,0 +1,246 @@
+"""Stage 1: train the RGBA VAE's fusion block and decoder LoRAs (``wan-alpha train vae``).
+
+Loss per clip (SPEC section 2): the clip is hard-rendered over a random palette colour and encoded
+with its alpha; the reconstruction is scored by :func:`wan_alpha.losses.rendering_losses` (alpha,
+soft render, hard render) plus ``tabd.weight * TABD`` from a frozen DiT. Only the fusion block and
+the two LoRAs train (AdamW). The run folder gets ``config.yaml``, ``log.jsonl``, ``checkpoints/``,
+``previews/step-N.mp4`` (ground truth above reconstruction; RGB | alpha | checkerboard composite)
+and, at the end, ``rgba_vae/`` (``RGBAVAE.save_pretrained``, LoRA unmerged so training can go on).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKLWan
+from torch.utils.data import DataLoader
+
+from ..config import load_config
+from ..errors import WanAlphaError
+from ..eval import over_background_psnr, psnr, ssim
+from ..io import RGBAVideo, atomic_output, write_preview
+from ..losses import TABD_MODES, ReconLossConfig, build_perceptual, rendering_losses, tabd_loss
+from ..models import RGBAVAE
+from ..models.dit import build_dit
+from ..models.text_encoders import TEXT_ENCODER_KINDS, load_text_encoder
+from ..rgba import PALETTE, random_palette_colors, soft_render
+from ..sampling.schedules import DEFAULT_TIMESTEP_SHIFT
+from .loop import DataConfig, LoopConfig, build_datasets, make_accelerator, prepare_output, train_loop
+
+MODEL_DIR = "rgba_vae"
+PREVIEW_DIR = "previews"
+PREVIEW_FPS = 8.0
+
+
+@dataclass
+class VAEModelConfig:
+    """The ``model`` section: the base Wan VAE (a local diffusers folder, or a config for random init)."""
+
+    base_vae: str | None = None
+    base_vae_config: dict | None = None
+    lora_rank: int = 128
+    lora_alpha: float | None = None
+    fusion_layers: int = 2
+
+    def __post_init__(self) -> None:
+        if (self.base_vae is None) == (self.base_vae_config is None):
+            raise WanAlphaError("model: give exactly one of base_vae (a local folder) and base_vae_config (a dict)")
+        if self.lora_rank < 1:
+            raise WanAlphaError(f"model.lora_rank must be at least 1 for training, got {self.lora_rank}")
+
+
+@dataclass
+class TABDConfig:
+    """The ``tabd`` section: a frozen DiT scoring the fused latent (``mode: off`` skips it)."""
+
+    mode: str = "paper"
+    weight: float = 0.1
+    cap: float = 1.0
+    shift: float = DEFAULT_TIMESTEP_SHIFT
+    dit: str | None = None
+    dit_config: dict | None = None
+    text_encoder: str = "minilm"
+    text_encoder_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in TABD_MODES:
+            raise WanAlphaError(f"tabd.mode must be one of {', '.join(TABD_MODES)}, got {self.mode!r}")
+        if self.text_encoder not in (*TEXT_ENCODER_KINDS, "none"):
+            raise WanAlphaError(f"tabd.text_encoder must be one of {', '.join(TEXT_ENCODER_KINDS)} or none")
+        if self.enabled and (self.dit is None) == (self.dit_config is None):
+            raise WanAlphaError("tabd: give exactly one of dit (a local folder) and dit_config (a dict), or mode: off")
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off" and self.weight > 0
+
+
+@dataclass
+class VAETrainConfig:
+    """``wan-alpha train vae`` config (see ``configs/vae_tiny.yaml``)."""
+
+    model: VAEModelConfig
+    data: DataConfig
+    loss: ReconLossConfig = field(default_factory=ReconLossConfig)
+    tabd: TABDConfig = field(default_factory=lambda: TABDConfig(mode="off"))
+    train: LoopConfig = field(default_factory=LoopConfig)
+
+
+def build_base_vae(config: VAEModelConfig) -> AutoencoderKLWan:
+    """The base Wan VAE from a local diffusers folder (``vae/`` of a pipeline folder works) or a config."""
+    if config.base_vae_config is not None:
+        try:
+            return AutoencoderKLWan(**config.base_vae_config)
+        except TypeError as err:
+            raise WanAlphaError(f"model.base_vae_config is not an AutoencoderKLWan config: {err}") from err
+    path = Path(config.base_vae)
+    folder = path / "vae" if (path / "vae").is_dir() else path
+    if not (folder / "config.json").is_file():
+        raise WanAlphaError(f"{path} is not a diffusers AutoencoderKLWan folder (no config.json): give a local Wan VAE")
+    return AutoencoderKLWan.from_pretrained(folder, local_files_only=True)
+
+
+def build_tabd(config: TABDConfig) -> tuple[torch.nn.Module, torch.Tensor] | None:
+    """The frozen DiT and its cached empty-prompt context (on the CPU), or None when TABD is off.
+
+    ``text_encoder: none`` uses a single zero token as context: only for randomly initialised DiTs
+    (tests, tiny runs), which were never trained on any text encoder.
+    """
+    if not config.enabled:
+        return None
+    dit = build_dit(config=config.dit_config, path=config.dit).requires_grad_(False).eval()
+    text_dim = dit.config.text_dim
+    if config.text_encoder == "none":
+        return dit, torch.zeros(1, 1, text_dim)
+    encoder = load_text_encoder(config.text_encoder, config.text_encoder_path)
+    if encoder.dim != text_dim:
+        raise WanAlphaError(
+            f"tabd.text_encoder {config.text_encoder} gives {encoder.dim}-d embeddings, the DiT expects {text_dim}"
+        )
+    return dit, encoder.encode([""], allow_empty=True)[0]
+
+
+def build_rgba_vae(config: VAEModelConfig) -> RGBAVAE:
+    return RGBAVAE.from_base(
+        build_base_vae(config), lora_rank=config.lora_rank, lora_alpha=config.lora_alpha, fusion_layers=config.fusion_layers
+    )
+
+
+def vae_loss(
+    vae: torch.nn.Module,
+    batch: dict,
+    generator: torch.Generator,
+    loss_config: ReconLossConfig,
+    vgg: torch.nn.Module | None = None,
+    tabd: tuple[torch.nn.Module, torch.Tensor] | None = None,
+    tabd_config: TABDConfig | None = None,
+) -> dict[str, torch.Tensor]:
+    """One training step's loss terms; ``"loss"`` is the total to back-propagate."""
+    rgb, alpha = batch["rgb"], batch["alpha"]
+    background = random_palette_colors(rgb.shape[0], generator, rgb.device).to(rgb.dtype)
+    out = vae(rgb, alpha, background=background)
+    terms = rendering_losses(out.rgb, out.alpha, rgb, alpha, loss_config, vgg, generator)
+    if tabd is not None:
+        dit, context = tabd
+        terms["tabd"] = tabd_loss(
+            dit, out.latent, alpha, context, tabd_config.mode, tabd_config.cap, tabd_config.shift, generator
+        )
+        terms["loss"] = terms["loss"] + tabd_config.weight * terms["tabd"]
+    return terms
+
+
+def _numpy01(x: torch.Tensor) -> np.ndarray:
+    """One clip ``(C, T, H, W)`` in [-1, 1] -> ``(T, H, W, C)`` in [0, 1] (C=1 squeezed)."""
+    x = ((x.float().cpu() + 1) / 2).permute(1, 2, 3, 0).numpy()
+    return x[..., 0] if x.shape[-1] == 1 else x
+
+
+def reconstruction_metrics(rgb_hat, alpha_hat, rgb, alpha) -> dict[str, float]:
+    """PSNR/SSIM of RGB over the palette renders and of alpha, for one clip (tensors without batch)."""
+    p_alpha, t_alpha = _numpy01(alpha_hat * 2 - 1), _numpy01(alpha * 2 - 1)
+    colours = [c.view(3, 1, 1, 1).to(rgb) for c in PALETTE]
+    rgb_ssim = [ssim(_numpy01(soft_render(rgb_hat, alpha_hat, c)), _numpy01(soft_render(rgb, alpha, c))) for c in colours]
+    return {
+        "val_rgb_psnr": over_background_psnr(_numpy01(rgb_hat), p_alpha, _numpy01(rgb), t_alpha)["mean"],
+        "val_rgb_ssim": float(np.mean(rgb_ssim)),
+        "val_alpha_psnr": psnr(p_alpha, t_alpha),
+        "val_alpha_ssim": ssim(p_alpha, t_alpha),
+    }
+
+
+@torch.no_grad()
+def validate(vae: RGBAVAE, dataset, output_dir: Path, step: int) -> dict[str, float]:
+    """Reconstruct the validation clips (over black), average the metrics, write a preview of the first."""
+    vae.eval()
+    device, scores = vae.device, []
+    for index in range(len(dataset)):
+        item = dataset[index]
+        rgb, alpha = item["rgb"][None].to(device), item["alpha"][None].to(device)
+        out = vae(rgb, alpha, background=PALETTE[0].view(1, 3, 1, 1, 1).to(device))
+        scores.append(reconstruction_metrics(out.rgb[0], out.alpha[0], rgb[0], alpha[0]))
+        if index == 0:
+            both_rgb = torch.cat([rgb, out.rgb], dim=-2)  # ground truth above reconstruction
+            both_alpha = torch.cat([alpha, out.alpha], dim=-2)
+            (output_dir / PREVIEW_DIR).mkdir(exist_ok=True)
+            write_preview(output_dir / PREVIEW_DIR / f"step-{step:07d}.mp4",
+                          RGBAVideo.from_tensors(both_rgb, both_alpha, PREVIEW_FPS), layout="side-by-side", overwrite=True)
+    return {k: float(np.mean([s[k] for s in scores])) for k in scores[0]} if scores else {}
+
+
+def train_vae(
+    config: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    resume: bool = False,
+    max_steps: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Path:
+    """Train stage 1 from a YAML config (or shipped config name); returns the saved ``rgba_vae/`` folder."""
+    cfg = load_config(VAETrainConfig, config, overrides)
+    if max_steps is not None:
+        cfg.train = dataclasses.replace(cfg.train, max_steps=max_steps)
+    # Build and check everything before the run folder exists (a bad path leaves nothing behind), from
+    # the run's seed: a random base (base_vae_config, dit_config) is rebuilt identically on --resume.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.train.seed)
+        vae = build_rgba_vae(cfg.model)
+        tabd = build_tabd(cfg.tabd)
+    vgg = build_perceptual(cfg.loss)
+    train_set, val_set = build_datasets(cfg.data)
+    output_dir = prepare_output(output_dir, cfg, resume)
+    accelerator = make_accelerator(cfg.train, output_dir)
+    loader = DataLoader(train_set, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True,
+                        num_workers=cfg.train.num_workers)
+    optimizer = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad],
+                                  lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
+    vae, optimizer, loader = accelerator.prepare(vae, optimizer, loader)
+    device = accelerator.device
+    if tabd is not None:  # the frozen DiT runs in the mixed-precision type, if any
+        dit, context = tabd
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.mixed_precision, torch.float32)
+        dit.to(device)
+        if dtype != dit.dtype:
+            dit.to(dtype=dtype)
+        tabd = dit, context.to(device, dtype)
+    vgg = vgg.to(device) if vgg is not None else None
+
+    def step_fn(batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        return vae_loss(vae, batch, generator, cfg.loss, vgg, tabd, cfg.tabd)
+
+    def validate_fn(step: int) -> dict[str, float]:
+        if val_set is None or not accelerator.is_main_process:
+            return {}
+        return validate(accelerator.unwrap_model(vae), val_set, output_dir, step)
+
+    train_loop(accelerator, vae, optimizer, loader, step_fn, cfg.train, output_dir, resume, validate_fn)
+    target = output_dir / MODEL_DIR
+    if accelerator.is_main_process:
+        with atomic_output(target, overwrite=True, directory=True) as tmp:
+            accelerator.unwrap_model(vae).save_pretrained(tmp)
+    accelerator.wait_for_everyone()
+    return target

@@ -1,0 +1,110 @@
+import json
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from wan_alpha.cli import main
+from wan_alpha.errors import WanAlphaError
+from wan_alpha.models import RGBAVAE
+from wan_alpha.train.vae import train_vae
+
+TINY = {
+    "model": {
+        "base_vae_config": {"base_dim": 8, "z_dim": 4, "dim_mult": [1, 2, 4, 4], "num_res_blocks": 1,
+                            "latents_mean": [0.0] * 4, "latents_std": [1.0] * 4},
+        "lora_rank": 4,
+        "fusion_layers": 1,
+    },
+    "data": {"synthetic": {"num_clips": 2, "frames": 5, "height": 32, "width": 32, "seed": 0}, "validation_clips": 1},
+    "tabd": {
+        "mode": "paper", "weight": 0.1, "text_encoder": "none",
+        "dit_config": {"patch_size": [1, 2, 2], "num_attention_heads": 2, "attention_head_dim": 8, "in_channels": 4,
+                       "out_channels": 4, "text_dim": 16, "freq_dim": 16, "ffn_dim": 32, "num_layers": 1,
+                       "rope_max_seq_len": 64},
+    },
+    "train": {"max_steps": 30, "learning_rate": 3e-3, "weight_decay": 0.0, "checkpoint_every": 3,
+              "validate_every": 1000, "log_every": 1, "seed": 0},
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and do not stall when other processes share the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def write_config(tmp_path, **sections):
+    config = {k: dict(v) for k, v in TINY.items()}
+    for name, values in sections.items():
+        config[name] = {**config.get(name, {}), **values}
+    path = tmp_path / "vae.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def train_log(output):
+    rows = [json.loads(line) for line in (output / "log.jsonl").read_text().splitlines()]
+    return {r["step"]: r for r in rows if "loss" in r}, [r for r in rows if "val_rgb_psnr" in r]
+
+
+def test_training_lowers_reconstruction_loss_and_writes_a_run_folder(tmp_path):
+    output = tmp_path / "run"
+    saved = train_vae(write_config(tmp_path), output)
+    losses, validations = train_log(output)
+    recon = [losses[s]["alpha"] + losses[s]["soft"] + losses[s]["hard"] for s in sorted(losses)]
+    assert len(recon) == 30
+    first, last = sum(recon[:5]) / 5, sum(recon[-5:]) / 5
+    assert last < 0.8 * first, (first, last)
+    assert "tabd" in losses[30]
+    assert (output / "config.yaml").is_file() and (output / "previews" / "step-0000030.mp4").stat().st_size > 0
+    assert validations and {"val_rgb_ssim", "val_alpha_psnr", "val_alpha_ssim"} <= set(validations[-1])
+    model = RGBAVAE.from_pretrained(saved)
+    trained = load_file(output / "checkpoints" / "step-0000030" / "trainable_0.safetensors")
+    assert all(k.startswith("fusion.") or ".lora_" in k for k in trained)
+    torch.testing.assert_close(model.state_dict()["fusion.conv_out.weight"], trained["fusion.conv_out.weight"])
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
+    config = write_config(tmp_path, train={"max_steps": 5})
+    train_vae(config, tmp_path / "whole")
+    train_vae(config, tmp_path / "split", max_steps=3)
+    train_vae(config, tmp_path / "split", resume=True)
+    whole, _ = train_log(tmp_path / "whole")
+    split, _ = train_log(tmp_path / "split")
+    for step in (4, 5):
+        for term in ("loss", "alpha", "soft", "hard", "tabd"):
+            assert split[step][term] == pytest.approx(whole[step][term], rel=1e-5, abs=1e-6), (step, term)
+    assert sorted(p.name for p in (tmp_path / "split" / "checkpoints").iterdir()) == ["step-0000003", "step-0000005"]
+
+
+def test_cli_trains_and_refuses_to_mix_runs(tmp_path, capsys):
+    config = str(write_config(tmp_path, train={"max_steps": 1}))
+    output = str(tmp_path / "run")
+    assert main(["train", "vae", "--config", config, "--output", output]) == 0
+    assert "RGBA VAE saved to" in capsys.readouterr().out
+    assert main(["train", "vae", "--config", config, "--output", output]) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    assert main(["train", "vae", "--config", config, "--output", str(tmp_path / "new"), "--resume"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "sections, needle",
+    [
+        ({"tabd": {"mode": "push"}}, "tabd.mode"),
+        ({"model": {"base_vae": "x"}}, "exactly one of base_vae"),
+        ({"data": {"manifest": {"path": "m.jsonl"}}}, "exactly one of synthetic"),
+        ({"train": {"batch_size": 0}}, "train.batch_size"),
+        ({"model": {"base_vae": "missing-folder", "base_vae_config": None}}, "missing-folder is not a diffusers"),
+        ({"loss": {"ssim_weight": 1.0}}, "ssim_weight"),
+    ],
+)
+def test_bad_configs_are_user_errors(tmp_path, sections, needle):
+    with pytest.raises(WanAlphaError, match=needle):
+        train_vae(write_config(tmp_path, **sections), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
