@@ -37,3 +37,17 @@ def test_unknown_key_is_named(tmp_path):
 def test_missing_config_lists_shipped_ones():
     with pytest.raises(WanAlphaError, match="not found"):
         load_config(Outer, "no_such_config")
+
+
+@dataclass
+class WithOptional:
+    section: Inner | None = None
+
+
+def test_optional_section_is_built_from_its_mapping(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("section:\n  steps: 4\n")
+    assert load_config(WithOptional, path).section == Inner(steps=4)
+    path.write_text("section:\n  stepz: 4\n")
+    with pytest.raises(WanAlphaError, match="section.*stepz"):
+        load_config(WithOptional, path)

@@ -40,14 +40,24 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in data.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            value = from_dict(hint, value, f"{where}.{name}")
+        section = _dataclass_in(hints[name])
+        if section is not None and isinstance(value, dict):
+            value = from_dict(section, value, f"{where}.{name}")
         kwargs[name] = value
     try:
         return cls(**kwargs)
     except TypeError as err:
         raise WanAlphaError(f"{where}: {err}") from err
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    """The dataclass a field holds: ``Section``, or ``Section | None`` for an optional section."""
+    if dataclasses.is_dataclass(hint):
+        return hint
+    members = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    if len(members) == 1 and dataclasses.is_dataclass(members[0]):
+        return members[0]
+    return None
 
 
 def load_config(cls: type[T], path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> T:

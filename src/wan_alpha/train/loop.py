@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset, Subset
 from tqdm.auto import tqdm
 
-from ..config import from_dict, save_config
+from ..config import save_config
 from ..data import RGBAClipDataset, SyntheticClips
 from ..errors import WanAlphaError
 
@@ -78,11 +78,6 @@ class DataConfig:
     validation_clips: int = 2
 
     def __post_init__(self) -> None:
-        # config.from_dict only descends into non-optional dataclass fields
-        if isinstance(self.synthetic, dict):
-            self.synthetic = from_dict(SyntheticDataConfig, self.synthetic, "data.synthetic")
-        if isinstance(self.manifest, dict):
-            self.manifest = from_dict(ManifestDataConfig, self.manifest, "data.manifest")
         if (self.synthetic is None) == (self.manifest is None):
             raise WanAlphaError("data: give exactly one of synthetic: {...} and manifest: {path: ...}")
         if self.validation_clips < 0:
