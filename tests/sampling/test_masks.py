@@ -91,16 +91,18 @@ def test_fit_and_draw_commands_write_mask_and_preview(tmp_path):
     from PIL import Image
 
     assert Image.open(tmp_path / "fit.png").size == (3 * 12 * 8 + 2 * 2, 8 * 8)
-    drawn = draw_mask_file(Ellipse(0.2, 0.5, 0.3, 0.3), tmp_path / "d.pt", frames=17, height=32, width=48,
+    drawn = draw_mask_file("0.2,0.5,0.3,0.3", tmp_path / "d.pt", frames=17, size="48x32",
                            ellipse_end=Ellipse(0.8, 0.5, 0.3, 0.3))
     assert drawn.shape == (1, 1, 5, 4, 6)
     with pytest.raises(WanAlphaError, match="1 \\+ 4k"):
-        draw_mask_file(DEFAULT_ELLIPSE, tmp_path / "e.npy", frames=16, height=32, width=48)
+        draw_mask_file(DEFAULT_ELLIPSE, tmp_path / "e.npy", frames=16, size=(48, 32))
     with pytest.raises(WanAlphaError, match="multiple of 8"):
-        draw_mask_file(DEFAULT_ELLIPSE, tmp_path / "e.npy", frames=17, height=30, width=48)
+        draw_mask_file(DEFAULT_ELLIPSE, tmp_path / "e.npy", frames=17, size="48x30")
+    with pytest.raises(WanAlphaError, match="WIDTHxHEIGHT"):
+        draw_mask_file(DEFAULT_ELLIPSE, tmp_path / "e.npy", frames=17, size="48*30")
     with pytest.raises(WanAlphaError, match=".png"):
         save_mask_preview(tmp_path / "p.jpg", drawn)
     # an existing preview is refused before anything is written
     with pytest.raises(WanAlphaError, match="exists"):
-        draw_mask_file(DEFAULT_ELLIPSE, tmp_path / "new.npy", frames=5, height=32, width=48, preview=tmp_path / "fit.png")
+        draw_mask_file(DEFAULT_ELLIPSE, tmp_path / "new.npy", frames=5, size="48x32", preview=tmp_path / "fit.png")
     assert not (tmp_path / "new.npy").exists()

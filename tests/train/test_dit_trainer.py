@@ -67,13 +67,15 @@ def test_training_writes_adapter_pipeline_samples_and_logs(tmp_path, assets):
 
 
 def test_resume_continues_exactly(tmp_path, assets):
+    quick = dict(samples={"prompts": []}, data={"synthetic": {"num_clips": 2, "frames": 5, "height": 32, "width": 32},
+                 "validation_clips": 0}, train={"max_steps": 2, "batch_size": 2, "checkpoint_every": 1})
     straight = tmp_path / "a"
     straight.mkdir()
-    train_dit(write_config(straight, assets, samples={"prompts": []}))
+    train_dit(write_config(straight, assets, **quick))
     split = tmp_path / "b"
     split.mkdir()
-    config = write_config(split, assets, samples={"prompts": []})
-    train_dit(config, max_steps=2)
+    config = write_config(split, assets, **quick)
+    train_dit(config, max_steps=1)
     with pytest.raises(WanAlphaError, match="--resume"):
         train_dit(config)
     train_dit(config, resume=True)

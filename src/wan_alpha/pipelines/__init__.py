@@ -1,5 +1,6 @@
 """Inference pipelines (orchestration only)."""
 
-from .wan_alpha import WanAlphaPipeline, WanAlphaPipelineOutput
+from .generate import generate
+from .wan_alpha import WanAlphaPipeline, WanAlphaPipelineOutput, check_video_size
 
-__all__ = ["WanAlphaPipeline", "WanAlphaPipelineOutput"]
+__all__ = ["WanAlphaPipeline", "WanAlphaPipelineOutput", "check_video_size", "generate"]

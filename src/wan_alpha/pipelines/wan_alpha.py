@@ -32,6 +32,20 @@ from ..sampling import DEFAULT_MU_SHIFT, guided_velocity, sample_flow, shift_noi
 from ..sampling.masks import LATENT_STRIDE, resolve_mask
 
 
+def check_video_size(height: int, width: int, num_frames: int, patch: int = 2) -> None:
+    """Refuse sizes that are not a multiple of VAE stride x patch (16 for Wan) and frame counts that
+    are not ``1 + 4k``, naming valid values. We refuse rather than round: a rounded size or length
+    would silently differ from what the user asked for (and from the mask they drew for it)."""
+    multiple = LATENT_STRIDE * patch
+    if height <= 0 or width <= 0 or height % multiple or width % multiple:
+        fix = f"{max(multiple, round(width / multiple) * multiple)}x{max(multiple, round(height / multiple) * multiple)}"
+        raise WanAlphaError(
+            f"size {width}x{height} is not a multiple of {multiple} (VAE stride {LATENT_STRIDE} x patch {patch}): "
+            f"use e.g. {fix}"
+        )
+    latent_frame_count(num_frames)
+
+
 @dataclass
 class WanAlphaPipelineOutput(BaseOutput):
     """``rgb (B,3,T,H,W)`` in [-1, 1] and ``alpha (B,1,T,H,W)`` in [0, 1] (float32, CPU), the same clips
@@ -113,14 +127,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
             raise WanAlphaError("no prompt given")
         if negative_prompt is not None and len(negative_prompt) != len(prompt):
             raise WanAlphaError(f"{len(negative_prompt)} negative prompts for {len(prompt)} prompts: give one per prompt")
-        multiple = LATENT_STRIDE * self.transformer.config.patch_size[1]
-        if height <= 0 or width <= 0 or height % multiple or width % multiple:
-            fix = f"{max(multiple, round(width / multiple) * multiple)}x{max(multiple, round(height / multiple) * multiple)}"
-            raise WanAlphaError(
-                f"size {width}x{height} is not a multiple of {multiple} (VAE stride {LATENT_STRIDE} x patch "
-                f"{multiple // LATENT_STRIDE}): use e.g. {fix}"
-            )
-        latent_frame_count(num_frames)  # frames must be 1 + 4k: refused with the nearest valid count
+        check_video_size(height, width, num_frames, self.transformer.config.patch_size[1])
         if num_inference_steps < 1:
             raise WanAlphaError(f"steps must be at least 1, got {num_inference_steps}")
         if not (guidance_scale >= 1.0 and math.isfinite(guidance_scale)):

@@ -187,22 +187,38 @@ def fit_mask_file(
     return mask
 
 
+def parse_size(size: str | tuple[int, int]) -> tuple[int, int]:
+    """``"WxH"`` (or a ``(width, height)`` pair) -> ``(width, height)`` as positive ints."""
+    if isinstance(size, str):
+        parts = size.lower().replace(" ", "").split("x")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise WanAlphaError(f"size {size!r} is not WIDTHxHEIGHT (e.g. 832x480)")
+        size = (int(parts[0]), int(parts[1]))
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise WanAlphaError(f"size {width}x{height} must be positive")
+    return width, height
+
+
 def draw_mask_file(
-    ellipse: Ellipse,
+    ellipse: Ellipse | str,
     output: str | os.PathLike,
     *,
     frames: int,
-    height: int,
-    width: int,
-    ellipse_end: Ellipse | None = None,
+    size: str | tuple[int, int],
+    ellipse_end: Ellipse | str | None = None,
     preview: str | os.PathLike | None = None,
     overwrite: bool = False,
 ) -> torch.Tensor:
-    """``wan-alpha mask draw``: a static or moving user ellipse for a ``frames`` x ``width x height`` video."""
-    if height % LATENT_STRIDE or width % LATENT_STRIDE or height <= 0 or width <= 0:
-        raise WanAlphaError(f"size {width}x{height} is not a positive multiple of {LATENT_STRIDE} (the VAE stride)")
+    """``wan-alpha mask draw``: a static or moving user ellipse for a ``frames``-frame video of ``size``
+    (``"WxH"``); ellipses as :class:`~wan_alpha.rgba.Ellipse` or ``"CX,CY,W,H[,ANGLE]"``."""
+    width, height = parse_size(size)
+    if height % LATENT_STRIDE or width % LATENT_STRIDE:
+        raise WanAlphaError(f"size {width}x{height} is not a multiple of {LATENT_STRIDE} (the VAE stride)")
+    start = Ellipse.parse(ellipse) if isinstance(ellipse, str) else ellipse
+    end = Ellipse.parse(ellipse_end) if isinstance(ellipse_end, str) else ellipse_end
     _check_outputs(output, preview, overwrite)
-    mask = ellipse_masks(ellipse, ellipse_end, latent_frame_count(frames), height // LATENT_STRIDE, width // LATENT_STRIDE)
+    mask = ellipse_masks(start, end, latent_frame_count(frames), height // LATENT_STRIDE, width // LATENT_STRIDE)
     save_mask(output, mask, overwrite=overwrite)
     if preview is not None:
         save_mask_preview(preview, mask, overwrite=overwrite)

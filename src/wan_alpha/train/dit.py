@@ -153,15 +153,21 @@ def train_dit(
     if output is not None:
         overrides["output_dir"] = str(output)
     cfg = load_config(DiTTrainConfig, config, overrides)
+    if not torch.cuda.is_available():
+        torch.set_flush_denormal(True)  # denormals make CPU convs 10-100x slower; flushing them changes nothing visible
+    # load and check the models before the run folder is created: a bad path leaves nothing behind
+    vae = RGBAVAE.from_pretrained(cfg.rgba_vae).eval().requires_grad_(False)
+    text = load_text_encoder(cfg.text_encoder.kind, cfg.text_encoder.path, cfg.text_encoder.max_length)
+    with torch.random.fork_rng(devices=[]):  # seeded init: a fresh dit_config base is rebuilt the same on --resume
+        torch.manual_seed(cfg.train.seed)
+        transformer = build_dit(cfg.dit_config, cfg.base_dit)
+        _check_compatible(transformer, vae, text)
+        add_dora(transformer, cfg.dora.r, cfg.dora.alpha)
     out = prepare_output(cfg.output_dir, cfg, resume)
     accelerator = make_accelerator(cfg.train, out)
     device = accelerator.device
-
-    vae = RGBAVAE.from_pretrained(cfg.rgba_vae).to(device).eval().requires_grad_(False)
-    text = load_text_encoder(cfg.text_encoder.kind, cfg.text_encoder.path, cfg.text_encoder.max_length, device)
-    transformer = build_dit(cfg.dit_config, cfg.base_dit)
-    _check_compatible(transformer, vae, text)
-    add_dora(transformer, cfg.dora.r, cfg.dora.alpha)
+    vae.to(device)
+    text.model.to(device)
     parts = _Components(vae, text, cfg.mask_threshold)
 
     train_set, val_set = build_datasets(cfg.data)

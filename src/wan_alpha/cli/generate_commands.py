@@ -1,0 +1,116 @@
+"""``wan-alpha generate`` and ``wan-alpha mask fit | draw``: text to RGBA video, transparency masks."""
+
+from __future__ import annotations
+
+import argparse
+
+_ELLIPSE = "CX,CY,W,H[,ANGLE]"
+_ELLIPSE_HELP = (
+    "centre CX,CY and axes W,H as fractions of the frame width/height, ANGLE in degrees (clockwise), "
+    "e.g. 0.5,0.5,0.4,0.6,15"
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``generate`` and ``mask`` to the top-level parser."""
+    _add_generate(sub)
+    _add_mask(sub)
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="generate a transparent video from a text prompt",
+        description="Generate an RGBA video from PROMPT with a wan-alpha model folder. Where the object "
+        "sits is steered by a transparency ellipse (default: centred, half the frame), a moving ellipse, "
+        "an alpha video or a mask file. Outputs are written atomically; nothing partial is left on error.",
+    )
+    p.add_argument("prompt", nargs="?", metavar="PROMPT", help="what to generate (or use --prompts-file)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file (.webm, .mov, .zip, .webp, .apng, .gif, a folder name for PNGs); "
+                   "with --prompts-file a folder")
+    p.add_argument("--model", metavar="DIR", help="model folder (`wan-alpha train dit` writes OUTPUT/pipeline); required for now")
+    p.add_argument("--prompts-file", metavar="F", help="one prompt per line; -o and --preview then name folders")
+    p.add_argument("--negative-prompt", metavar="TEXT", help="what to avoid (used with --guidance > 1)")
+    p.add_argument("--frames", type=int, metavar="N", help="frame count, 1 + 4k (default: the model's)")
+    p.add_argument("--size", metavar="WxH", help="frame size, multiples of 16 (default: the model's)")
+    p.add_argument("--steps", type=int, default=50, metavar="N", help="sampling steps (default 50)")
+    p.add_argument("--guidance", type=float, default=5.0, metavar="G",
+                   help="classifier-free guidance scale; 1 disables it (one model pass per step) (default 5)")
+    p.add_argument("--sampler", choices=["euler", "unipc"], help="flow sampler (default: the model's)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed; batch prompts use N, N+1, ... (default 0)")
+    p.add_argument("--ellipse", metavar=_ELLIPSE, help=f"where the object is: {_ELLIPSE_HELP}")
+    p.add_argument("--ellipse-end", metavar=_ELLIPSE, help="move the ellipse linearly to here by the last frame")
+    p.add_argument("--mask-from", metavar="ALPHA_VIDEO",
+                   help="fit ellipses to an RGBA video's alpha (or a grayscale matte), one per latent frame")
+    p.add_argument("--mask", metavar="MASK", help="a mask file from `wan-alpha mask fit|draw` (.npy, .pt or video)")
+    p.add_argument("--shift-mean", type=float, default=0.05, metavar="MU",
+                   help="noise mean shift on the transparent side (default 0.05, the trained value)")
+    p.add_argument("--preview", metavar="OUT.mp4", help="also write a checkerboard H.264 preview")
+    p.add_argument("--format", help="output format when the extension does not say it (see `wan-alpha convert --help`)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(func=_generate)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from ..pipelines import generate  # torch/diffusers load only when generating
+
+    paths = generate(
+        args.prompt, args.output, model=args.model, prompts_file=args.prompts_file,
+        negative_prompt=args.negative_prompt, frames=args.frames, size=args.size, steps=args.steps,
+        guidance=args.guidance, seed=args.seed, ellipse=args.ellipse, ellipse_end=args.ellipse_end,
+        mask=args.mask, mask_from=args.mask_from, mu=args.shift_mean, sampler=args.sampler,
+        preview=args.preview, format=args.format, overwrite=args.overwrite,
+    )
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _add_mask(sub: argparse._SubParsersAction) -> None:
+    mask = sub.add_parser("mask", help="make transparency masks for `generate --mask` (fit to alpha, or draw)")
+    kinds = mask.add_subparsers(dest="mask_command", metavar="ACTION", required=True)
+
+    fit = kinds.add_parser(
+        "fit", help="fit ellipse masks to an alpha video",
+        description="Fit one ellipse per latent frame (frame 0, then groups of 4 frames) to ALPHA_VIDEO's "
+        "alpha (or a grayscale matte's luma) and save the Gaussian maps at latent resolution (size / 8).",
+    )
+    fit.add_argument("alpha_video", metavar="ALPHA_VIDEO")
+    fit.add_argument("-o", "--output", required=True, metavar="MASK", help=".npy, .pt or a video file (grayscale)")
+    fit.add_argument("--threshold", type=float, default=0.3, help="alpha above this counts as object (default 0.3)")
+    fit.add_argument("--preview", metavar="PNG", help="also write the maps side by side as a PNG")
+    fit.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    fit.set_defaults(func=_fit)
+
+    draw = kinds.add_parser(
+        "draw", help="draw a static or moving ellipse mask",
+        description="Render an ellipse (moving linearly to --ellipse-end if given) as Gaussian maps for a "
+        "video of --frames frames and --size WxH.",
+    )
+    draw.add_argument("--ellipse", required=True, metavar=_ELLIPSE, help=_ELLIPSE_HELP)
+    draw.add_argument("--ellipse-end", metavar=_ELLIPSE, help="where the ellipse is at the last frame")
+    draw.add_argument("--frames", type=int, required=True, metavar="N", help="video frame count, 1 + 4k")
+    draw.add_argument("--size", required=True, metavar="WxH", help="video size, multiples of 8")
+    draw.add_argument("-o", "--output", required=True, metavar="MASK", help=".npy, .pt or a video file (grayscale)")
+    draw.add_argument("--preview", metavar="PNG", help="also write the maps side by side as a PNG")
+    draw.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    draw.set_defaults(func=_draw)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from ..sampling.masks import fit_mask_file
+
+    mask = fit_mask_file(args.alpha_video, args.output, preview=args.preview, threshold=args.threshold,
+                         overwrite=args.overwrite)
+    print(f"{args.output}: {mask.shape[2]} latent frames of {mask.shape[4]}x{mask.shape[3]}")
+    return 0
+
+
+def _draw(args: argparse.Namespace) -> int:
+    from ..sampling.masks import draw_mask_file
+
+    mask = draw_mask_file(args.ellipse, args.output, frames=args.frames, size=args.size,
+                          ellipse_end=args.ellipse_end, preview=args.preview, overwrite=args.overwrite)
+    print(f"{args.output}: {mask.shape[2]} latent frames of {mask.shape[4]}x{mask.shape[3]}")
+    return 0
