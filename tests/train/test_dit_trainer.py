@@ -95,3 +95,15 @@ def test_bad_configs(tmp_path, assets):
     bad_dit = {**DIT, "patch_size": [1, 2, 2], "text_dim": 48}
     with pytest.raises(WanAlphaError, match="text_dim: 32"):
         train_dit(write_config(tmp_path, assets, dit_config=bad_dit), output=tmp_path / "other")
+
+
+def test_cli_train_dit(tmp_path, assets, capsys):
+    from wan_alpha.cli import main
+
+    config = write_config(tmp_path, assets, samples={"prompts": []})
+    assert main(["train", "dit", "--config", str(config), "--output", str(tmp_path / "cli"), "--max-steps", "1"]) == 0
+    assert "generate PROMPT --model" in capsys.readouterr().out
+    assert (tmp_path / "cli" / "pipeline" / "model_index.json").is_file()
+    # the shipped tiny config, before its VAE exists: one-line error, no run folder left behind
+    assert main(["train", "dit", "--config", "dit_tiny", "--output", str(tmp_path / "none")]) == 2
+    assert "RGBAVAE" in capsys.readouterr().err and not (tmp_path / "none").exists()
