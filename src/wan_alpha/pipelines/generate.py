@@ -120,7 +120,7 @@ def generate(
         # them to zero changes nothing visible. Process-wide, so only here, at the command's entry point.
         torch.set_flush_denormal(True)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    pipe = WanAlphaPipeline.from_pretrained(model, torch_dtype=dtype).to(device)
+    pipe = WanAlphaPipeline.from_pretrained(model, dtype=dtype).to(device)
     if sampler is not None:
         pipe.scheduler = flow_scheduler(sampler, pipe.scheduler.config.get("shift") or pipe.scheduler.config.get("flow_shift"))
     height, width = height or pipe.config.default_height, width or pipe.config.default_width
