@@ -4,7 +4,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 from tests.pipelines.tiny import tiny_pipeline
 from wan_alpha.cli import main

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from transformers import AutoTokenizer, UMT5Config, UMT5EncoderModel
+from transformers import UMT5Config, UMT5EncoderModel
 
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.models.text_encoders import load_minilm, load_text_encoder, load_umt5

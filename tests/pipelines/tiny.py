@@ -8,7 +8,6 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 
 from wan_alpha.models.dit import build_dit
 from wan_alpha.models.rgba_vae import RGBAVAE
-from wan_alpha.models.text_encoders import load_minilm
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.sampling import flow_scheduler
 
@@ -45,6 +44,3 @@ def tiny_pipeline(seed: int = 0, sampler: str = "euler") -> WanAlphaPipeline:
         tokenizer, tiny_text_encoder(tokenizer), build_dit(DIT).eval(), tiny_vae(), flow_scheduler(sampler),
         max_sequence_length=16, default_height=32, default_width=32, default_num_frames=5,
     )
-
-
-__all__ = ["DIT", "TEXT_DIM", "VAE_BASE", "load_minilm", "tiny_pipeline", "tiny_text_encoder", "tiny_tokenizer", "tiny_vae"]
