@@ -9,13 +9,7 @@ TINY_DIT = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=
                 text_dim=24, freq_dim=32, ffn_dim=64, num_layers=2, rope_max_seq_len=256)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and do not stall when other processes share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
