@@ -11,9 +11,9 @@ import sys
 
 from .. import __version__
 from ..errors import WanAlphaError
-from . import data_commands, generate_commands, io_commands, train_commands
+from . import data_commands, eval_commands, generate_commands, io_commands, train_commands
 
-COMMAND_MODULES = [io_commands, data_commands, train_commands, generate_commands]
+COMMAND_MODULES = [io_commands, data_commands, train_commands, generate_commands, eval_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

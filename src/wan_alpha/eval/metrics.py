@@ -54,14 +54,28 @@ def over_background_psnr(rgb_pred, alpha_pred, rgb_target, alpha_target) -> dict
     Rendering judges RGB where it is visible: colour under alpha 0 does not count, colour under
     alpha 0.1 counts a tenth.
     """
+    return _over_backgrounds(psnr, rgb_pred, alpha_pred, rgb_target, alpha_target)
+
+
+def over_background_ssim(rgb_pred, alpha_pred, rgb_target, alpha_target) -> dict[str, float]:
+    """SSIM of the clip rendered over each palette colour and a checkerboard (see ``over_background_psnr``)."""
+    return _over_backgrounds(ssim, rgb_pred, alpha_pred, rgb_target, alpha_target)
+
+
+def render_backgrounds(height: int, width: int) -> dict[str, np.ndarray]:
+    """The 8 palette colours (RGB in [0, 1]) and a ``(H, W, 3)`` checkerboard, by name."""
+    backgrounds = {name: (PALETTE[i].numpy() + 1) / 2 for i, name in enumerate(PALETTE_NAMES)}
+    backgrounds["checker"] = checkerboard(height, width)
+    return backgrounds
+
+
+def _over_backgrounds(metric, rgb_pred, alpha_pred, rgb_target, alpha_target) -> dict[str, float]:
     _check_pair(rgb_pred, rgb_target)
     _check_pair(alpha_pred, alpha_target)
     a_pred, a_target = np.asarray(alpha_pred)[..., None], np.asarray(alpha_target)[..., None]
-    backgrounds = {name: (PALETTE[i].numpy() + 1) / 2 for i, name in enumerate(PALETTE_NAMES)}
-    backgrounds["checker"] = checkerboard(*np.shape(alpha_target)[-2:])
     scores = {
-        name: psnr(soft_render(rgb_pred, a_pred, bg), soft_render(rgb_target, a_target, bg))
-        for name, bg in backgrounds.items()
+        name: metric(soft_render(rgb_pred, a_pred, bg), soft_render(rgb_target, a_target, bg))
+        for name, bg in render_backgrounds(*np.shape(alpha_target)[-2:]).items()
     }
     scores["mean"] = float(np.mean(list(scores.values())))
     return scores

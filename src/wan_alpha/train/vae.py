@@ -25,11 +25,11 @@ from ..config import load_config
 from ..errors import WanAlphaError
 from ..eval import over_background_psnr, psnr, ssim
 from ..io import RGBAVideo, atomic_output, write_preview
-from ..losses import TABD_MODES, ReconLossConfig, build_perceptual, rendering_losses, tabd_loss
+from ..losses import TABD_MODES, ReconLossConfig, build_perceptual, recon_loss, rendering_losses, tabd_loss
 from ..models import RGBAVAE
 from ..models.dit import build_dit
 from ..models.text_encoders import TEXT_ENCODER_KINDS, load_text_encoder
-from ..rgba import PALETTE, random_palette_colors, soft_render
+from ..rgba import PALETTE, hard_render, random_palette_colors, soft_render
 from ..sampling.schedules import DEFAULT_TIMESTEP_SHIFT
 from .loop import DataConfig, LoopConfig, build_datasets, make_accelerator, prepare_output, train_loop
 
@@ -90,6 +90,9 @@ class VAETrainConfig:
     loss: ReconLossConfig = field(default_factory=ReconLossConfig)
     tabd: TABDConfig = field(default_factory=lambda: TABDConfig(mode="off"))
     train: LoopConfig = field(default_factory=LoopConfig)
+    # false: the paper's "naive RGB-A VAE" ablation row: the clip is encoded over black (no random
+    # palette colour) and scored on alpha and on that black-filled RGB only (no soft/hard renders).
+    rendering: bool = True
 
 
 def build_base_vae(config: VAEModelConfig) -> AutoencoderKLWan:
@@ -140,18 +143,34 @@ def vae_loss(
     vgg: torch.nn.Module | None = None,
     tabd: tuple[torch.nn.Module, torch.Tensor] | None = None,
     tabd_config: TABDConfig | None = None,
+    rendering: bool = True,
 ) -> dict[str, torch.Tensor]:
     """One training step's loss terms; ``"loss"`` is the total to back-propagate."""
     rgb, alpha = batch["rgb"], batch["alpha"]
-    background = random_palette_colors(rgb.shape[0], generator, rgb.device).to(rgb.dtype)
-    out = vae(rgb, alpha, background=background)
-    terms = rendering_losses(out.rgb, out.alpha, rgb, alpha, loss_config, vgg, generator)
+    if rendering:
+        background = random_palette_colors(rgb.shape[0], generator, rgb.device).to(rgb.dtype)
+        out = vae(rgb, alpha, background=background)
+        terms = rendering_losses(out.rgb, out.alpha, rgb, alpha, loss_config, vgg, generator)
+    else:
+        out = vae(rgb, alpha, background=PALETTE[0].view(1, 3, 1, 1, 1).to(rgb))
+        terms = naive_losses(out.rgb, out.alpha, rgb, alpha, loss_config, vgg)
     if tabd is not None:
         dit, context = tabd
         terms["tabd"] = tabd_loss(
             dit, out.latent, alpha, context, tabd_config.mode, tabd_config.cap, tabd_config.shift, generator
         )
         terms["loss"] = terms["loss"] + tabd_config.weight * terms["tabd"]
+    return terms
+
+
+def naive_losses(rgb_hat, alpha_hat, rgb, alpha, loss_config: ReconLossConfig, vgg=None) -> dict[str, torch.Tensor]:
+    """``L_alpha + L_rgb`` with RGB as a plain RGB-A VAE sees it: black under transparent pixels."""
+    black = PALETTE[0].view(1, 3, 1, 1, 1).to(rgb)
+    terms = {
+        "alpha": recon_loss(alpha_hat * 2 - 1, alpha * 2 - 1, loss_config, vgg)["loss"],
+        "rgb": recon_loss(rgb_hat, hard_render(rgb, alpha, black), loss_config, vgg)["loss"],
+    }
+    terms["loss"] = terms["alpha"] + terms["rgb"]
     return terms
 
 
@@ -230,7 +249,7 @@ def train_vae(
     vgg = vgg.to(device) if vgg is not None else None
 
     def step_fn(batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        return vae_loss(vae, batch, generator, cfg.loss, vgg, tabd, cfg.tabd)
+        return vae_loss(vae, batch, generator, cfg.loss, vgg, tabd, cfg.tabd, cfg.rendering)
 
     def validate_fn(step: int) -> dict[str, float]:
         if val_set is None or not accelerator.is_main_process:
