@@ -1,4 +1,4 @@
-"""Metrics and reports for RGBA video."""
+"""Metrics and reports for RGBA video (reports, ablation and generation scoring live in submodules, loaded on use)."""
 
 from .metrics import (
     alpha_shares,
@@ -9,7 +9,9 @@ from .metrics import (
     gradient_error,
     mse,
     over_background_psnr,
+    over_background_ssim,
     psnr,
+    render_backgrounds,
     sad,
     ssim,
     support_iou,
@@ -24,7 +26,9 @@ __all__ = [
     "gradient_error",
     "mse",
     "over_background_psnr",
+    "over_background_ssim",
     "psnr",
+    "render_backgrounds",
     "sad",
     "ssim",
     "support_iou",
