@@ -118,3 +118,17 @@ def test_unknown_variant_fails_before_training(tmp_path):
 
     with pytest.raises(WanAlphaError, match="unknown ablation variant"):
         run_vae_ablation("ablate_vae_tiny", tmp_path, [0], variants=["nope"])
+
+
+def test_ablation_on_a_saved_base_vae(tmp_path, capsys):
+    from diffusers import AutoencoderKLWan
+
+    AutoencoderKLWan(**TINY["model"]["base_vae_config"]).save_pretrained(tmp_path / "base")
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    argv = ["ablate", "vae", "--config", str(config), "--output", str(tmp_path / "out"), "--seeds", "3",
+            "--eval-clips", "1", "--variants", "naive", "--base-vae", str(tmp_path / "base")]
+    assert main(argv) == 0
+    saved = yaml.safe_load((tmp_path / "out" / "seed-3" / "naive" / "config.yaml").read_text())
+    assert saved["model"]["base_vae"] == str(tmp_path / "base") and saved["model"]["base_vae_config"] is None
+    assert f"base VAE {tmp_path / 'base'}" in capsys.readouterr().out

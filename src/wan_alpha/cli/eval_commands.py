@@ -89,6 +89,7 @@ def _add_ablate_vae(stages: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, metavar="N", help="override train.max_steps")
     p.add_argument("--eval-clips", type=int, default=8, metavar="N", help="held-out clips per run (default 8)")
     p.add_argument("--variants", nargs="+", metavar="V", help="subset of naive rendering rendering+tabd rendering+tabd_ref")
+    p.add_argument("--base-vae", metavar="DIR", help="a pretrained base Wan VAE folder, replacing the config's model")
     p.set_defaults(func=_ablate_vae)
 
 
@@ -98,5 +99,5 @@ def _ablate_vae(args: argparse.Namespace) -> None:
     if args.eval_clips < 1:
         raise WanAlphaError("--eval-clips must be at least 1")
     path = ablate_vae_command(args.config, args.output, args.seeds, max_steps=args.max_steps,
-                              eval_clips=args.eval_clips, variants=args.variants)
+                              eval_clips=args.eval_clips, variants=args.variants, base_vae=args.base_vae)
     print(path.read_text())

@@ -152,16 +152,20 @@ def ablate_vae_command(
     max_steps: int | None = None,
     eval_clips: int = 8,
     variants: list[str] | None = None,
+    base_vae: str | None = None,
 ) -> Path:
     """``wan-alpha ablate vae``: run the variants and write ``results.json`` and ``table.md``."""
     from .ablation import ablation_table, run_vae_ablation
 
-    results = run_vae_ablation(config, output, seeds, max_steps=max_steps, eval_clips=eval_clips, variants=variants)
+    overrides = None if base_vae is None else {"model.base_vae": base_vae, "model.base_vae_config": None}
+    results = run_vae_ablation(config, output, seeds, max_steps=max_steps, eval_clips=eval_clips, variants=variants,
+                               overrides=overrides)
     output = Path(output)
     summary = {v: [{"seed": r["seed"], **r["mean"]} for r in runs] for v, runs in results.items()}
     with atomic_output(output / "results.json", overwrite=True) as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
-    header = (f"VAE ablation: config {config}, seeds {' '.join(map(str, seeds))}, {eval_clips} held-out clips; "
+    base = "" if base_vae is None else f", base VAE {base_vae}"
+    header = (f"VAE ablation: config {config}{base}, seeds {' '.join(map(str, seeds))}, {eval_clips} held-out clips; "
               "mean ± std over seeds (ddof=1)\n\n")
     with atomic_output(output / "table.md", overwrite=True) as tmp:
         tmp.write_text(header + ablation_table(results) + "\n")
