@@ -49,7 +49,27 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", metavar="OUT.mp4", help="also write a checkerboard H.264 preview")
     p.add_argument("--format", help="output format when the extension does not say it (see `wan-alpha convert --help`)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _add_realscale(p)
     p.set_defaults(func=_generate)
+
+
+def _add_realscale(p: argparse.ArgumentParser) -> None:
+    """Real-scale model from local Wan2.1 + Wan-Alpha files, and GPU memory options (docs/gpu.md)."""
+    g = p.add_argument_group("real-scale model from local files (instead of --model)")
+    g.add_argument("--model-dir", metavar="DIR", help="Wan2.1-T2V-14B folder, diffusers or original layout")
+    g.add_argument("--vae-file", metavar="F", help="Wan-Alpha VAE file (decoder.bin: fusion + decoder LoRA)")
+    g.add_argument("--rgb-decoder", metavar="F", help="merged RGB decoder (ComfyUI release) instead of --vae-file")
+    g.add_argument("--alpha-decoder", metavar="F", help="merged alpha decoder (ComfyUI release) instead of --vae-file")
+    g.add_argument("--dora-file", metavar="F", help="Wan-Alpha DiT DoRA (.safetensors), merged into the weights")
+    g.add_argument("--dora-strength", type=float, default=1.0, metavar="S", help="DoRA ratio (default 1)")
+    g.add_argument("--distill-lora", metavar="F", help="step-distillation LoRA (e.g. LightX2V); then 4 steps, no CFG")
+    g.add_argument("--distill-strength", type=float, default=1.0, metavar="S", help="distill LoRA strength (default 1)")
+    m = p.add_argument_group("GPU memory and speed")
+    m.add_argument("--offload", choices=["none", "model", "sequential"], default="none",
+                   help="none: all on the GPU (fastest); model: one model at a time; sequential: layer by layer")
+    m.add_argument("--low-vram", action="store_true", help="for ~24 GB cards: sequential offload + VAE tiling/slicing")
+    m.add_argument("--vae-tiling", action="store_true", help="decode in spatial tiles (less memory)")
+    m.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks (slow first run)")
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -61,10 +81,33 @@ def _generate(args: argparse.Namespace) -> int:
         guidance=args.guidance, seed=args.seed, ellipse=args.ellipse, ellipse_end=args.ellipse_end,
         mask=args.mask, mask_from=args.mask_from, mu=args.shift_mean, sampler=args.sampler,
         preview=args.preview, format=args.format, overwrite=args.overwrite,
+        wan_files=_wan_files(args), memory=_memory(args),
     )
     for path in paths:
         print(path)
     return 0
+
+
+def _wan_files(args: argparse.Namespace):
+    from ..models.checkpoints import WanAlphaFiles
+
+    flags = (args.vae_file, args.rgb_decoder, args.alpha_decoder, args.dora_file, args.distill_lora)
+    if args.model_dir is None:
+        if any(flag is not None for flag in flags):
+            from ..errors import WanAlphaError
+
+            raise WanAlphaError("--vae-file, --dora-file, --distill-lora and the decoders need --model-dir")
+        return None
+    return WanAlphaFiles(args.model_dir, args.vae_file, args.dora_file, args.dora_strength, args.distill_lora,
+                         args.distill_strength, args.rgb_decoder, args.alpha_decoder)
+
+
+def _memory(args: argparse.Namespace):
+    from ..pipelines.memory import MemorySettings
+
+    if args.low_vram:
+        return MemorySettings.low_vram()
+    return MemorySettings(mode=args.offload, tiling=args.vae_tiling, compile=args.compile)
 
 
 def _add_mask(sub: argparse._SubParsersAction) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -14,6 +16,8 @@ from ..io.files import output_format
 from ..rgba import Ellipse, latent_frame_count
 from ..sampling import DEFAULT_MU_SHIFT, flow_scheduler
 from ..sampling.masks import LATENT_STRIDE, load_mask, masks_from_alpha_video, parse_size
+from ..models.checkpoints import WanAlphaFiles
+from .memory import MemorySettings, apply_memory_settings, check_fits, describe_estimate, estimate_memory, peak_vram_gib
 from .wan_alpha import WanAlphaPipeline, check_video_size
 
 DEFAULT_SUFFIX = ".webm"
@@ -69,6 +73,8 @@ def generate(
     format: str | None = None,
     overwrite: bool = False,
     device: str | None = None,
+    wan_files: WanAlphaFiles | None = None,
+    memory: MemorySettings | None = None,
 ) -> list[Path]:
     """Generate one clip per prompt and write it (and an optional H.264 preview); returns the files.
 
@@ -76,7 +82,11 @@ def generate(
     name folders, filled with ``NNN-slug.<format>`` (seeds ``seed``, ``seed+1``, ...). Everything a
     user can get wrong is checked before the model is loaded and nothing partial is written.
     """
-    if model is None:
+    if wan_files is not None and model is not None:
+        raise WanAlphaError("give --model (a wan-alpha folder) or --model-dir (Wan2.1 files), not both")
+    if wan_files is not None:
+        wan_files.check()
+    if model is None and wan_files is None:
         raise WanAlphaError("no model given: pass --model DIR (a folder from `wan-alpha train dit`, "
                             "OUTPUT/pipeline); a default downloadable model is not available yet")
     if isinstance(prompts, str):
@@ -120,7 +130,8 @@ def generate(
         # them to zero changes nothing visible. Process-wide, so only here, at the command's entry point.
         torch.set_flush_denormal(True)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    pipe = WanAlphaPipeline.from_pretrained(model, dtype=dtype).to(device)
+    memory = memory or MemorySettings()
+    pipe = _load_pipeline(model, wan_files, dtype, device, memory)
     if sampler is not None:
         pipe.scheduler = flow_scheduler(sampler, pipe.scheduler.config.get("shift") or pipe.scheduler.config.get("flow_shift"))
     height, width = height or pipe.config.default_height, width or pipe.config.default_width
@@ -132,6 +143,11 @@ def generate(
         for folder in (output, preview):
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
+    if device.startswith("cuda"):
+        estimate = estimate_memory(pipe, frames or pipe.config.default_num_frames, height, width, memory)
+        print(describe_estimate(estimate, memory), file=sys.stderr)
+        check_fits(estimate, device)
+        torch.cuda.reset_peak_memory_stats(device)
     written = []
     for i, (prompt, (out, prev)) in enumerate(zip(prompts, targets)):
         result = pipe(
@@ -143,4 +159,19 @@ def generate(
         written.append(write_video(out, video, format=format, overwrite=overwrite))
         if prev is not None:
             written.append(write_preview(prev, video, overwrite=overwrite))
+    if (peak := peak_vram_gib(device)) is not None:
+        print(f"peak GPU memory: {peak:.1f} GiB", file=sys.stderr)
     return written
+
+
+def _load_pipeline(model: Path | None, wan_files: WanAlphaFiles | None, dtype: torch.dtype, device: str,
+                   memory: MemorySettings) -> WanAlphaPipeline:
+    """A wan-alpha folder, or the real-scale model from Wan2.1 files (reports printed), placed per ``memory``."""
+    if wan_files is None:
+        pipe = WanAlphaPipeline.from_pretrained(model, dtype=dtype)
+    else:
+        pipe = WanAlphaPipeline.from_wan_files(**asdict(wan_files), dtype=dtype, merge_device=device)
+        for report in pipe.load_reports:
+            print(report.summary(), file=sys.stderr)
+    apply_memory_settings(pipe, memory, device)
+    return pipe

@@ -25,10 +25,11 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from ..errors import WanAlphaError
 from ..io import DEFAULT_FPS, RGBAVideo
+from ..models.checkpoints import WanAlphaFiles, load_wan_alpha_components
 from ..models.rgba_vae import RGBAVAE
 from ..models.text_encoders import TextEncoder
 from ..rgba import Ellipse, latent_frame_count
-from ..sampling import DEFAULT_MU_SHIFT, guided_velocity, sample_flow, shift_noise
+from ..sampling import DEFAULT_MU_SHIFT, DEFAULT_TIMESTEP_SHIFT, flow_scheduler, guided_velocity, sample_flow, shift_noise
 from ..sampling.masks import LATENT_STRIDE, resolve_mask
 
 
@@ -101,6 +102,35 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
             raise WanAlphaError(f"{path} is not a wan-alpha model folder (no model_index.json): give the folder "
                                 "`wan-alpha train dit` wrote (OUTPUT/pipeline) or save_pretrained made")
         return super().from_pretrained(str(path), local_files_only=True, **kwargs)
+
+    @classmethod
+    def from_wan_files(
+        cls,
+        model_dir: str | os.PathLike,
+        vae_file: str | os.PathLike | None = None,
+        dora_file: str | os.PathLike | None = None,
+        distill_lora: str | os.PathLike | None = None,
+        *,
+        dora_strength: float = 1.0,
+        distill_strength: float = 1.0,
+        rgb_decoder: str | os.PathLike | None = None,
+        alpha_decoder: str | os.PathLike | None = None,
+        dtype: torch.dtype = torch.bfloat16,
+        sampler: str = "euler",
+        shift: float = DEFAULT_TIMESTEP_SHIFT,
+        merge_device: str | torch.device | None = None,
+    ) -> "WanAlphaPipeline":
+        """The real-scale model from local files: a Wan2.1-T2V folder (diffusers or original layout), the
+        Wan-Alpha VAE file (``decoder.bin``) or the two merged ComfyUI decoders, the DiT DoRA and a
+        step-distillation LoRA, all merged into the weights (see :mod:`wan_alpha.models.checkpoints`).
+        With a distill LoRA, sample with its recipe: ``num_inference_steps=4, guidance_scale=1.0``.
+        What each file contributed is in ``pipe.load_reports``."""
+        files = WanAlphaFiles(model_dir, vae_file, dora_file, dora_strength, distill_lora, distill_strength,
+                              rgb_decoder, alpha_decoder)
+        components, reports = load_wan_alpha_components(files, dtype, merge_device)
+        pipe = cls(**components, scheduler=flow_scheduler(sampler, shift))
+        pipe.load_reports = reports
+        return pipe
 
     # ------------------------------------------------------------------ inputs
     @property
