@@ -92,7 +92,7 @@ def test_cli_trains_and_refuses_to_mix_runs(tmp_path, capsys):
     [
         ({"tabd": {"mode": "push"}}, "tabd.mode"),
         ({"model": {"base_vae": "x"}}, "exactly one of base_vae"),
-        ({"data": {"manifest": {"path": "m.jsonl"}}}, "exactly one of synthetic"),
+        ({"data": {"synthetic": None}}, "give synthetic"),
         ({"train": {"batch_size": 0}}, "train.batch_size"),
         ({"model": {"base_vae": "missing-folder", "base_vae_config": None}}, "missing-folder is not a diffusers"),
         ({"loss": {"ssim_weight": 1.0}}, "ssim_weight"),

@@ -21,7 +21,9 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "generate",
         help="generate a transparent video from a text prompt",
-        description="Generate an RGBA video from PROMPT with a wan-alpha model folder. Where the object "
+        description="Generate an RGBA video from PROMPT. Without --model it uses the embedded tiny model "
+        "(17 frames, 128x128, 8 fps; trained on CPU, see its model card), so it works with nothing downloaded. "
+        "Where the object "
         "sits is steered by a transparency ellipse (default: centred, half the frame), a moving ellipse, "
         "an alpha video or a mask file. Outputs are written atomically; nothing partial is left on error.",
     )
@@ -29,14 +31,15 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file (.webm, .mov, .zip, .webp, .apng, .gif, a folder name for PNGs); "
                    "with --prompts-file a folder")
-    p.add_argument("--model", metavar="DIR", help="model folder (`wan-alpha train dit` writes OUTPUT/pipeline); required for now")
+    p.add_argument("--model", metavar="DIR", help="model folder (`wan-alpha train dit` writes OUTPUT/pipeline); "
+                   "default: the embedded tiny model shipped in the package")
     p.add_argument("--prompts-file", metavar="F", help="one prompt per line; -o and --preview then name folders")
     p.add_argument("--negative-prompt", metavar="TEXT", help="what to avoid (used with --guidance > 1)")
     p.add_argument("--frames", type=int, metavar="N", help="frame count, 1 + 4k (default: the model's)")
     p.add_argument("--size", metavar="WxH", help="frame size, multiples of 16 (default: the model's)")
-    p.add_argument("--steps", type=int, default=50, metavar="N", help="sampling steps (default 50)")
-    p.add_argument("--guidance", type=float, default=5.0, metavar="G",
-                   help="classifier-free guidance scale; 1 disables it (one model pass per step) (default 5)")
+    p.add_argument("--steps", type=int, metavar="N", help="sampling steps (default: the model's, 8 for the embedded one)")
+    p.add_argument("--guidance", type=float, metavar="G",
+                   help="classifier-free guidance scale; 1 disables it (one model pass per step) (default: the model's)")
     p.add_argument("--sampler", choices=["euler", "unipc"], help="flow sampler (default: the model's)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed; batch prompts use N, N+1, ... (default 0)")
     p.add_argument("--ellipse", metavar=_ELLIPSE, help=f"where the object is: {_ELLIPSE_HELP}")
@@ -44,8 +47,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask-from", metavar="ALPHA_VIDEO",
                    help="fit ellipses to an RGBA video's alpha (or a grayscale matte), one per latent frame")
     p.add_argument("--mask", metavar="MASK", help="a mask file from `wan-alpha mask fit|draw` (.npy, .pt or video)")
-    p.add_argument("--shift-mean", type=float, default=0.05, metavar="MU",
-                   help="noise mean shift on the transparent side (default 0.05, the trained value)")
+    p.add_argument("--shift-mean", type=float, metavar="MU",
+                   help="noise mean shift on the transparent side (default: the value the model was trained with)")
     p.add_argument("--preview", metavar="OUT.mp4", help="also write a checkerboard H.264 preview")
     p.add_argument("--format", help="output format when the extension does not say it (see `wan-alpha convert --help`)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")

@@ -14,11 +14,14 @@ from ..errors import WanAlphaError
 from ..io import check_writable, resolve_format, write_preview, write_video
 from ..io.files import output_format
 from ..rgba import Ellipse, latent_frame_count
-from ..sampling import DEFAULT_MU_SHIFT, flow_scheduler
+from ..sampling import flow_scheduler
 from ..sampling.masks import LATENT_STRIDE, load_mask, masks_from_alpha_video, parse_size
 from ..models.checkpoints import WanAlphaFiles
 from .memory import MemorySettings, apply_memory_settings, check_fits, describe_estimate, estimate_memory, peak_vram_gib
 from .wan_alpha import WanAlphaPipeline, check_video_size
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "wan-alpha-tiny"
+"""The embedded default model (trained by `wan-alpha train tiny-all`, see its README.md)."""
 
 DEFAULT_SUFFIX = ".webm"
 """Batch outputs without --format: VP9 WebM with alpha (plays in browsers, small)."""
@@ -55,19 +58,19 @@ def generate(
     prompts: list[str] | str | None,
     output: str | os.PathLike,
     *,
-    model: str | os.PathLike | None,
+    model: str | os.PathLike | None = None,
     prompts_file: str | os.PathLike | None = None,
     negative_prompt: str | None = None,
     frames: int | None = None,
     size: str | tuple[int, int] | None = None,
-    steps: int = 50,
-    guidance: float = 5.0,
+    steps: int | None = None,
+    guidance: float | None = None,
     seed: int = 0,
     ellipse: str | Ellipse | None = None,
     ellipse_end: str | Ellipse | None = None,
     mask: str | os.PathLike | None = None,
     mask_from: str | os.PathLike | None = None,
-    mu: float = DEFAULT_MU_SHIFT,
+    mu: float | None = None,
     sampler: str | None = None,
     preview: str | os.PathLike | None = None,
     format: str | None = None,
@@ -79,16 +82,20 @@ def generate(
     """Generate one clip per prompt and write it (and an optional H.264 preview); returns the files.
 
     With one prompt ``output`` (and ``preview``) name files; with several (``prompts_file``) they
-    name folders, filled with ``NNN-slug.<format>`` (seeds ``seed``, ``seed+1``, ...). Everything a
-    user can get wrong is checked before the model is loaded and nothing partial is written.
+    name folders, filled with ``NNN-slug.<format>`` (seeds ``seed``, ``seed+1``, ...). ``model``
+    defaults to the embedded tiny model; ``steps``, ``guidance`` and ``mu`` to the model's own
+    settings. Everything a user can get wrong is checked before the model is loaded and nothing
+    partial is written.
     """
     if wan_files is not None and model is not None:
         raise WanAlphaError("give --model (a wan-alpha folder) or --model-dir (Wan2.1 files), not both")
     if wan_files is not None:
         wan_files.check()
     if model is None and wan_files is None:
-        raise WanAlphaError("no model given: pass --model DIR (a folder from `wan-alpha train dit`, "
-                            "OUTPUT/pipeline); a default downloadable model is not available yet")
+        model = DEFAULT_MODEL
+        if not (model / "model_index.json").is_file():
+            raise WanAlphaError(f"the embedded model is missing from this install ({model}): reinstall wan-alpha "
+                                "or pass --model DIR")
     if isinstance(prompts, str):
         prompts = [prompts]
     if prompts and prompts_file is not None:

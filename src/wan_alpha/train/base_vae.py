@@ -1,0 +1,148 @@
+"""Recipe stage "base VAE": train a small RGB ``AutoencoderKLWan`` from scratch (Wan2.1's VAE role).
+
+Only the tiny embedded model needs this: at real scale the Wan2.1 VAE is given. Each clip is
+soft-composited over a random background (palette colour, random solid or gradient: the RGB videos
+a base model sees), encoded, sampled from the posterior and decoded; the loss is
+:func:`wan_alpha.losses.recon_loss` plus ``kl_weight * KL``. At the end the per-channel latent mean
+and std over ``stats_clips`` training clips are written into the VAE config as ``latents_mean`` /
+``latents_std``, so the DiT sees unit-scale latents as with Wan's own statistics. The run folder
+gets ``config.yaml``, ``log.jsonl``, ``checkpoints/`` and ``vae/`` (a diffusers folder).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKLWan
+from torch.utils.data import DataLoader, Dataset
+
+from ..config import load_config
+from ..data.dataset import random_background
+from ..errors import WanAlphaError
+from ..eval import psnr
+from ..io import atomic_output
+from ..losses import ReconLossConfig, recon_loss
+from ..rgba import soft_render
+from .loop import DataConfig, LoopConfig, build_datasets, make_accelerator, prepare_output, train_loop
+
+MODEL_DIR = "vae"
+
+
+@dataclass
+class BaseVAETrainConfig:
+    """``train tiny-all``'s base VAE stage (see ``configs/tiny_base_vae.yaml``)."""
+
+    vae_config: dict[str, Any]
+    data: DataConfig
+    loss: ReconLossConfig = field(default_factory=ReconLossConfig)
+    kl_weight: float = 1e-6
+    background: str = "mixed"
+    stats_clips: int = 64
+    train: LoopConfig = field(default_factory=LoopConfig)
+
+
+def composite(rgb: torch.Tensor, alpha: torch.Tensor, generator: torch.Generator, kind: str = "mixed") -> torch.Tensor:
+    """Each clip of ``rgb``/``alpha`` (B,C,T,H,W) soft-rendered over its own random background."""
+    seeds = torch.randint(2**31, (rgb.shape[0],), generator=generator).tolist()
+    height, width = rgb.shape[-2:]
+    backgrounds = torch.stack([random_background(kind, height, width, np.random.default_rng(s)) for s in seeds])
+    return soft_render(rgb, alpha, backgrounds.to(rgb))
+
+
+def latent_stats(vae: AutoencoderKLWan) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean, std)`` shaped ``(1, z, 1, 1, 1)`` from the VAE config (zeros/ones when absent)."""
+    shape = (1, vae.config.z_dim, 1, 1, 1)
+    mean = torch.tensor(vae.config.get("latents_mean") or [0.0] * vae.config.z_dim).view(shape)
+    std = torch.tensor(vae.config.get("latents_std") or [1.0] * vae.config.z_dim).view(shape)
+    return mean.to(vae.device), std.to(vae.device)
+
+
+@torch.no_grad()
+def encode_rgb(vae: AutoencoderKLWan, rgb: torch.Tensor, normalized: bool = True) -> torch.Tensor:
+    """Posterior mean of an RGB clip, normalised with the VAE's latent statistics (as the DiT sees it)."""
+    z = vae.encode(rgb.to(vae.device, vae.dtype)).latent_dist.mode()
+    if not normalized:
+        return z
+    mean, std = latent_stats(vae)
+    return (z - mean) / std
+
+
+def base_vae_loss(vae, rgb: torch.Tensor, loss: ReconLossConfig, kl_weight: float, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Reconstruction terms of ``rgb`` through a posterior sample, plus ``kl_weight * KL``."""
+    posterior = vae.encode(rgb).latent_dist
+    noise = torch.randn(posterior.mean.shape, generator=generator).to(posterior.mean)
+    recon = vae.decode(posterior.mean + posterior.std * noise).sample
+    terms = recon_loss(recon, rgb, loss)
+    terms["kl"] = 0.5 * (posterior.mean.pow(2) + posterior.var - 1 - posterior.logvar).mean()  # per element
+    terms["loss"] = terms["loss"] + kl_weight * terms["kl"]
+    return terms
+
+
+@torch.no_grad()
+def _validate(vae: AutoencoderKLWan, dataset: Dataset, background: str) -> dict[str, float]:
+    vae.eval()
+    generator = torch.Generator().manual_seed(0)
+    scores = []
+    for index in range(len(dataset)):
+        item = dataset[index]
+        rgb = composite(item["rgb"][None], item["alpha"][None], generator, background).to(vae.device)
+        recon = vae.decode(encode_rgb(vae, rgb, normalized=False)).sample.clamp(-1, 1)
+        scores.append(psnr((recon[0] + 1) / 2, (rgb[0] + 1) / 2))
+    return {"val_rgb_psnr": float(np.mean(scores))} if scores else {}
+
+
+@torch.no_grad()
+def fit_latent_stats(vae: AutoencoderKLWan, dataset: Dataset, clips: int, background: str, seed: int) -> None:
+    """Write the per-channel mean/std of the posterior means over ``clips`` clips into the config."""
+    generator = torch.Generator().manual_seed(seed)
+    latents = []
+    for index in range(min(clips, len(dataset))):
+        item = dataset[index]
+        rgb = composite(item["rgb"][None], item["alpha"][None], generator, background)
+        latents.append(encode_rgb(vae, rgb, normalized=False).float().transpose(0, 1).flatten(1))
+    z = torch.cat(latents, dim=1)
+    vae.register_to_config(latents_mean=z.mean(1).tolist(), latents_std=z.std(1).clamp_min(1e-3).tolist())
+
+
+def train_base_vae(
+    config: str | os.PathLike, output_dir: str | os.PathLike, resume: bool = False, overrides: dict[str, Any] | None = None
+) -> Path:
+    """Train the base RGB VAE; returns the saved diffusers folder ``OUTPUT/vae``."""
+    cfg = load_config(BaseVAETrainConfig, config, overrides)
+    with torch.random.fork_rng(devices=[]):  # seeded init: rebuilt identically on --resume
+        torch.manual_seed(cfg.train.seed)
+        try:
+            vae = AutoencoderKLWan(**cfg.vae_config)
+        except TypeError as err:
+            raise WanAlphaError(f"vae_config is not an AutoencoderKLWan config: {err}") from err
+    train_set, val_set = build_datasets(cfg.data)
+    output_dir = prepare_output(output_dir, cfg, resume)
+    accelerator = make_accelerator(cfg.train, output_dir)
+    loader = DataLoader(train_set, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True,
+                        num_workers=cfg.train.num_workers)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
+    model, optimizer, loader = accelerator.prepare(vae, optimizer, loader)
+
+    def step_fn(batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        rgb = composite(batch["rgb"], batch["alpha"], generator, cfg.background)
+        return base_vae_loss(model, rgb, cfg.loss, cfg.kl_weight, generator)
+
+    def validate_fn(step: int) -> dict[str, float]:
+        if val_set is None or not accelerator.is_main_process:
+            return {}
+        return _validate(accelerator.unwrap_model(model), val_set, cfg.background)
+
+    train_loop(accelerator, model, optimizer, loader, step_fn, cfg.train, output_dir, resume, validate_fn)
+    final = accelerator.unwrap_model(model).eval()
+    target = output_dir / MODEL_DIR
+    if accelerator.is_main_process:
+        fit_latent_stats(final, train_set, cfg.stats_clips, cfg.background, cfg.train.seed)
+        with atomic_output(target, overwrite=True, directory=True) as tmp:
+            final.save_pretrained(tmp)
+    accelerator.wait_for_everyone()
+    return target

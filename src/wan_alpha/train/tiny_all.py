@@ -1,0 +1,136 @@
+"""``wan-alpha train tiny-all``: the whole method at small scale, on a CPU, through the stage trainers.
+
+Stages (each its own resumable run folder under ``OUTPUT``; a finished stage is skipped):
+
+0. ``data/emoji``: animated Noto emoji clips (when the emoji package is given; else synthetic only);
+1. ``base_vae``: base RGB video VAE (:mod:`.base_vae`), Wan2.1's VAE role;
+2. ``base_dit``: base text-to-RGB-video DiT (:mod:`.dit`, ``latents: rgb``, ``adapter: none``);
+3. ``rgba_vae``: the RGBA VAE with rendering losses and TABD against the frozen base DiT (:mod:`.vae`);
+4. ``dora``: DoRA fine-tuning on RGBA latents with the mean-shifted flow loss (:mod:`.dit`);
+5. ``model``: the export: decoder LoRAs merged, float16 weights, MiniLM named not copied.
+
+Wall time per stage is written to ``OUTPUT/stages.json`` and ``OUTPUT/stages.md`` (summed over
+resumed runs). This module only wires folders together; the maths lives in the trainers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import load_config
+from ..data import build_emoji
+from ..errors import WanAlphaError
+from ..io import atomic_output
+from ..pipelines import WanAlphaPipeline
+from .base_vae import MODEL_DIR as BASE_VAE_DIR
+from .base_vae import train_base_vae
+from .dit import PIPELINE_DIR, TRANSFORMER_DIR, train_dit
+from .vae import MODEL_DIR as RGBA_VAE_DIR
+from .vae import train_vae
+
+STAGES = ("data", "base_vae", "base_dit", "rgba_vae", "dora", "model")
+MODEL_DIR = "model"
+TIMES_FILE = "stages.json"
+
+
+@dataclass
+class EmojiDataConfig:
+    count: int = 240
+    seed: int = 0
+    frames: int = 17
+    height: int = 128
+    width: int = 128
+
+
+@dataclass
+class TinyAllConfig:
+    """``configs/tiny_all.yaml``: the emoji set to build and the config of each training stage."""
+
+    emoji: EmojiDataConfig = field(default_factory=EmojiDataConfig)
+    base_vae: str = "tiny_base_vae"
+    base_dit: str = "tiny_base_dit"
+    rgba_vae: str = "tiny_rgba_vae"
+    dora: str = "tiny_dora"
+
+
+def export_model(pipeline_dir: str | os.PathLike, target: str | os.PathLike, dtype: torch.dtype = torch.float16) -> Path:
+    """The shippable model: RGBA VAE LoRAs merged into the decoders, weights in ``dtype``."""
+    pipe = WanAlphaPipeline.from_pretrained(pipeline_dir)
+    pipe.vae.merge_lora()
+    pipe.transformer.to(dtype)
+    pipe.vae.to(dtype)
+    tokenizer, encoder = pipe.tokenizer, pipe.text_encoder
+    if pipe.config.text_encoder_kind is not None:  # named in the config, loaded from its package
+        pipe.register_modules(tokenizer=None, text_encoder=None)
+    with atomic_output(target, overwrite=True, directory=True) as tmp:
+        pipe.save_pretrained(tmp)
+    pipe.register_modules(tokenizer=tokenizer, text_encoder=encoder)
+    return Path(target)
+
+
+def _record(out: Path, stage: str, seconds: float) -> None:
+    """Add ``seconds`` to the stage's wall time in ``stages.json`` and rewrite ``stages.md``."""
+    path = out / TIMES_FILE
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times[stage] = round(times.get(stage, 0.0) + seconds, 1)
+    path.write_text(json.dumps(times, indent=2) + "\n")
+    rows = "".join(f"| {name} | {times[name] / 60:.1f} |\n" for name in STAGES if name in times)
+    total = sum(times.values()) / 60
+    (out / "stages.md").write_text(f"| stage | wall time (min) |\n|---|---|\n{rows}| total | {total:.1f} |\n")
+
+
+def _run_stage(out: Path, stage: str, done: Path, run: Callable[[], Any]) -> None:
+    if done.exists():
+        print(f"[tiny-all] {stage}: done ({done})")
+        return
+    print(f"[tiny-all] {stage}: running")
+    start = time.perf_counter()
+    run()
+    _record(out, stage, time.perf_counter() - start)
+
+
+def train_tiny_all(
+    output_dir: str | os.PathLike, *, resume: bool = False, emoji_package: str | os.PathLike | None = None,
+    config: str | os.PathLike = "tiny_all",
+) -> Path:
+    """Run every stage into ``output_dir``; returns the exported model folder ``OUTPUT/model``."""
+    cfg = load_config(TinyAllConfig, config)
+    out = Path(output_dir)
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise WanAlphaError(f"{out} is not empty: pass --resume to continue that run or choose another --output")
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = out / "data" / "emoji" / "manifest.jsonl"
+    if emoji_package is not None:
+        e = cfg.emoji
+        _run_stage(out, "data", manifest, lambda: build_emoji(
+            emoji_package, manifest.parent, count=e.count, seed=e.seed, frames=e.frames, height=e.height,
+            width=e.width, progress=False))
+    data = {"data.manifest.path": str(manifest)} if manifest.exists() else {"data.manifest": None}
+
+    def resuming(stage: str) -> bool:
+        return (out / stage / "checkpoints").is_dir()
+
+    base_vae = out / "base_vae" / BASE_VAE_DIR
+    base_dit = out / "base_dit" / TRANSFORMER_DIR
+    rgba_vae = out / "rgba_vae" / RGBA_VAE_DIR
+    pipeline = out / "dora" / PIPELINE_DIR
+    _run_stage(out, "base_vae", base_vae, lambda: train_base_vae(
+        cfg.base_vae, out / "base_vae", resume=resuming("base_vae"), overrides=data))
+    _run_stage(out, "base_dit", base_dit, lambda: train_dit(
+        cfg.base_dit, resume=resuming("base_dit"), output=out / "base_dit", overrides={**data, "base_vae": str(base_vae)}))
+    _run_stage(out, "rgba_vae", rgba_vae, lambda: train_vae(
+        cfg.rgba_vae, out / "rgba_vae", resume=resuming("rgba_vae"),
+        overrides={**data, "model.base_vae": str(base_vae), "tabd.dit": str(base_dit)}))
+    _run_stage(out, "dora", pipeline, lambda: train_dit(
+        cfg.dora, resume=resuming("dora"), output=out / "dora",
+        overrides={**data, "rgba_vae": str(rgba_vae), "base_dit": str(base_dit)}))
+    _run_stage(out, "model", out / MODEL_DIR / "model_index.json", lambda: export_model(pipeline, out / MODEL_DIR))
+    return out / MODEL_DIR
