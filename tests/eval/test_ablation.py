@@ -8,7 +8,7 @@ import yaml
 
 from wan_alpha.cli import main
 from wan_alpha.errors import WanAlphaError
-from wan_alpha.eval.ablation import VARIANTS, ablation_table
+from wan_alpha.eval.ablation import BASELINE, VARIANTS, ablation_table
 from wan_alpha.losses import ReconLossConfig
 from wan_alpha.rgba import PALETTE, hard_render
 from wan_alpha.train.vae import naive_losses
@@ -29,13 +29,13 @@ TINY = {
                        "out_channels": 4, "text_dim": 16, "freq_dim": 16, "ffn_dim": 32, "num_layers": 1,
                        "rope_max_seq_len": 64},
     },
-    "train": {"max_steps": 2, "learning_rate": 1e-3, "checkpoint_every": 1000, "validate_every": 1000, "log_every": 1},
+    "train": {"max_steps": 1, "learning_rate": 1e-3, "checkpoint_every": 1000, "validate_every": 1000, "log_every": 1},
 }
 
 
 @pytest.fixture(scope="module")
 def ablation(tmp_path_factory):
-    """Every variant, 2 seeds, 2 steps each: the committed command at a tiny size."""
+    """Every variant, 2 seeds, 1 step each: the committed command at a tiny size."""
     root = tmp_path_factory.mktemp("ablate")
     config = root / "tiny.yaml"
     config.write_text(yaml.safe_dump(TINY))
@@ -48,12 +48,14 @@ def ablation(tmp_path_factory):
 def test_ablation_runs_every_variant_and_seed(ablation, capsys):
     out, _ = ablation
     results = json.loads((out / "results.json").read_text())
-    assert list(results) == list(VARIANTS)
-    for runs in results.values():
+    assert list(results) == [*VARIANTS, BASELINE]
+    for variant in VARIANTS:
+        runs = results[variant]
         assert [r["seed"] for r in runs] == [0, 1]
         assert all(0 < r["alpha_mse"] < 1 and r["rgb_psnr"] > 0 for r in runs)
     table = (out / "table.md").read_text()
     assert all(f"| {v} | 2 |" in table for v in VARIANTS) and " ± " in table
+    assert f"| {BASELINE} | 1 |" in table
     # Within a seed the variants start from the same weights and data: they differ only through training.
     configs = [yaml.safe_load((out / "seed-1" / v / "config.yaml").read_text()) for v in VARIANTS]
     assert {c["train"]["seed"] for c in configs} == {1}

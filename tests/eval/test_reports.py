@@ -141,3 +141,15 @@ def test_eval_gen_command(tmp_path, capsys):
     assert len(metrics["per_frame"]["ellipse_iou"]) == 5
     assert sorted(p.name for p in (tmp_path / "gen" / "clips").iterdir()) == ["000.webm", "001.webm"]
     assert "requested ellipse: 0.5,0.5,0.6,0.4" in capsys.readouterr().out
+
+
+def test_transparent_baseline_by_hand():
+    from wan_alpha.eval.reconstruction import transparent_baseline
+
+    alpha = torch.zeros(1, 2, 8, 8)
+    alpha[:, :, :4] = 1.0  # top half opaque
+    clip = {"rgb": torch.ones(3, 2, 8, 8), "alpha": alpha}  # white
+    scores = transparent_baseline([clip])
+    assert scores["alpha_mse"] == pytest.approx(0.5) and scores["alpha_sad"] == pytest.approx(32 / 1000)
+    assert scores["alpha_psnr"] == pytest.approx(10 * math.log10(2))
+    assert scores["rgb_psnr_black"] == pytest.approx(10 * math.log10(2))  # white over black, half the pixels

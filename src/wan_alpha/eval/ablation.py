@@ -27,7 +27,7 @@ from ..config import load_config
 from ..data import SyntheticClips
 from ..errors import WanAlphaError
 from ..io import atomic_output
-from .reconstruction import evaluate_vae
+from .reconstruction import evaluate_vae, transparent_baseline
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "naive": {"rendering": False, "tabd.mode": "off"},
@@ -46,6 +46,9 @@ HELD_OUT_SEED = 10_000
 """Offset of the held-out clips' seed from the training data's seed (no clip is shared)."""
 
 RESULT_FILE = "eval.json"
+
+BASELINE = "all transparent (no model)"
+"""The reference row: every clip predicted as alpha 0 (see :func:`transparent_baseline`)."""
 
 
 def held_out_clips(config: str | os.PathLike, count: int, overrides: dict[str, Any] | None = None) -> SyntheticClips:
@@ -86,7 +89,8 @@ def run_vae_ablation(
     variants: list[str] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, list[dict]]:
-    """Train and score every variant for every seed under ``output/seed-S/VARIANT``; results by variant.
+    """Train and score every variant for every seed under ``output/seed-S/VARIANT``; results by variant,
+    then the :data:`BASELINE` row.
 
     Rerunning the same command skips finished runs and resumes unfinished ones from their last checkpoint.
     """
@@ -104,6 +108,7 @@ def run_vae_ablation(
             results[variant].append(
                 run_variant(config, output / f"seed-{seed}" / variant, variant, seed, max_steps, eval_set, overrides)
             )
+    results[BASELINE] = [{"mean": transparent_baseline(eval_set), "seed": None}]
     return results
 
 

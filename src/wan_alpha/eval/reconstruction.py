@@ -111,6 +111,16 @@ def evaluate_vae(vae, dataset, lpips: LPIPSFn | None = None) -> dict:
     return {"clips": clips, "mean": summarize(clips), "per_frame": mean_curves(frames)}
 
 
+def transparent_baseline(dataset) -> dict[str, float]:
+    """Mean scores of predicting every clip as fully transparent black: the floor a VAE whose output
+    collapsed to "nothing there" would score (transparent pixels dominate small clips)."""
+    clips = []
+    for index in range(len(dataset)):
+        rgb, alpha = clip_arrays(dataset[index]["rgb"], dataset[index]["alpha"])
+        clips.append(reconstruction_scores(np.zeros_like(rgb), np.zeros_like(alpha), rgb, alpha))
+    return summarize(clips)
+
+
 def mean_curves(curves: list[dict[str, list[float]]]) -> dict[str, list[float]]:
     """Average per-frame curves of several clips frame by frame (clips may differ in length)."""
     length = max(len(next(iter(c.values()))) for c in curves)
