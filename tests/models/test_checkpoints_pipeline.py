@@ -74,6 +74,8 @@ def test_from_wan_files_equals_native_pipeline(wan_files):
     ours, reference = run(pipe), run(native)
     assert torch.allclose(ours.rgb, reference.rgb, atol=1e-4) and torch.allclose(ours.alpha, reference.alpha, atol=1e-4)
 
+    assert (pipe.config.num_inference_steps, pipe.config.guidance_scale) == (50, 5.0)  # no distill LoRA: Wan's recipe
+
     plain = WanAlphaPipeline.from_wan_files(root, vae_file=root / "decoder.safetensors", dtype=torch.float32)
     plain.register_to_config(max_sequence_length=16)
     assert not torch.allclose(run(plain).rgb, ours.rgb, atol=1e-3)  # the DoRA file really changed the model
@@ -87,7 +89,7 @@ def test_generate_cli_with_wan_files(wan_files, tmp_path, capsys):
     code = main(["generate", "a puff of smoke", "-o", str(out), "--model-dir", str(root),
                  "--vae-file", str(root / "decoder.safetensors"), "--dora-file", str(root / "t2v.safetensors"),
                  "--distill-lora", str(tmp_path / "distill.safetensors"), "--distill-strength", "0.5",
-                 "--size", "32x32", "--frames", "5", "--steps", "1", "--guidance", "1"])
+                 "--size", "32x32", "--frames", "5"])  # the distill recipe: 4 steps, no CFG
     assert code == 0 and out.is_file()
     assert "distill.safetensors: 2 tensors used" in capsys.readouterr().err
 

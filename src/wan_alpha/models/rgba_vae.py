@@ -36,6 +36,7 @@ from diffusers.models.autoencoders.autoencoder_kl_wan import (
 )
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
+from diffusers.utils.accelerate_utils import apply_forward_hook
 from peft import inject_adapter_in_model
 
 from ..errors import WanAlphaError
@@ -283,6 +284,7 @@ class RGBAVAE(ModelMixin, ConfigMixin):
             chunks.append(self.fusion(f_rgb, f_alpha, fusion_cache, [0]))
         return torch.cat(chunks, dim=2)
 
+    @apply_forward_hook  # CPU offload hooks wrap forward(); this moves the model for encode() as well
     def encode(
         self, rgb: torch.Tensor, alpha: torch.Tensor, background: torch.Tensor | None = None, normalized: bool = True
     ) -> torch.Tensor:
@@ -302,6 +304,7 @@ class RGBAVAE(ModelMixin, ConfigMixin):
             z = self._encode_one(rgb, alpha)
         return self.normalize_latents(z) if normalized else z
 
+    @apply_forward_hook
     def decode(self, latent: torch.Tensor, normalized: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """``(rgb in [-1, 1], alpha in [0, 1])`` from a (normalised unless told otherwise) latent (B,z,T',h,w)."""
         if latent.ndim != 5 or latent.shape[1] != self.z_dim:

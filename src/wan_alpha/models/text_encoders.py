@@ -40,12 +40,14 @@ class TextEncoder:
         """Width ``D`` of the embeddings (the transformer's ``text_dim`` must match)."""
         return self.model.config.hidden_size if hasattr(self.model.config, "hidden_size") else self.model.config.d_model
 
-    def encode(self, prompts: list[str], allow_empty: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, prompts: list[str], allow_empty: bool = False, device: torch.device | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings ``(B, max_length, D)`` (zero after each prompt's last token) and mask ``(B, max_length)``.
 
         Empty prompts are refused unless ``allow_empty`` (the negative prompt / unconditional branch
         of classifier-free guidance encodes ``""``). Prompts longer than ``max_length`` tokens are
-        truncated with a warning.
+        truncated with a warning. ``device`` is where the tokens go (default: the model's).
         """
         if isinstance(prompts, str):
             prompts = [prompts]
@@ -66,7 +68,7 @@ class TextEncoder:
         tokens = self.tokenizer(
             prompts, padding="max_length", max_length=self.max_length, truncation=True, return_tensors="pt"
         )
-        device = self.model.device
+        device = device or self.model.device  # under offload hooks the model's own device is cpu or meta
         mask = tokens["attention_mask"].to(device)
         with torch.no_grad():
             states = self.model(input_ids=tokens["input_ids"].to(device), attention_mask=mask).last_hidden_state

@@ -141,12 +141,13 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         """The real-scale model from local files: a Wan2.1-T2V folder (diffusers or original layout), the
         Wan-Alpha VAE file (``decoder.bin``) or the two merged ComfyUI decoders, the DiT DoRA and a
         step-distillation LoRA, all merged into the weights (see :mod:`wan_alpha.models.checkpoints`).
-        With a distill LoRA, sample with its recipe: ``num_inference_steps=4, guidance_scale=1.0``.
-        What each file contributed is in ``pipe.load_reports``."""
+        With a distill LoRA the pipeline's defaults are its recipe (4 steps, no CFG), else Wan's (50 steps,
+        CFG 5). What each file contributed is in ``pipe.load_reports``."""
         files = WanAlphaFiles(model_dir, vae_file, dora_file, dora_strength, distill_lora, distill_strength,
                               rgb_decoder, alpha_decoder)
         components, reports = load_wan_alpha_components(files, dtype, merge_device)
-        pipe = cls(**components, scheduler=flow_scheduler(sampler, shift))
+        recipe = dict(num_inference_steps=4, guidance_scale=1.0) if distill_lora is not None else {}
+        pipe = cls(**components, scheduler=flow_scheduler(sampler, shift), **recipe)
         pipe.load_reports = reports
         return pipe
 
@@ -160,10 +161,10 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Text embeddings for the prompts and (with CFG) the negative prompts (``""`` by default)."""
         encoder = self.prompt_encoder
-        cond, _ = encoder.encode(prompt)
+        cond, _ = encoder.encode(prompt, device=self._execution_device)
         if not do_classifier_free_guidance:
             return cond, None
-        uncond, _ = encoder.encode(negative_prompt or [""] * len(prompt), allow_empty=True)
+        uncond, _ = encoder.encode(negative_prompt or [""] * len(prompt), allow_empty=True, device=self._execution_device)
         return cond, uncond
 
     def check_inputs(

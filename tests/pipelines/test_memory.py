@@ -1,0 +1,50 @@
+"""Memory settings: offload hooks reach every component (RGBAVAE.decode included), the estimate scales
+with the clip, CPU-only misuse is refused, and the decoders' parallel switch changes nothing on a CPU."""
+
+import pytest
+import torch
+
+from tests.pipelines.tiny import tiny_pipeline
+from wan_alpha.errors import WanAlphaError
+from wan_alpha.pipelines.memory import MemorySettings, apply_memory_settings, describe_estimate, estimate_memory
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def generate(pipe):
+    pipe.set_progress_bar_config(disable=True)
+    return pipe("smoke", num_inference_steps=1, guidance_scale=1.0, generator=torch.Generator().manual_seed(0))
+
+
+def test_model_cpu_offload_gives_the_same_clip():
+    reference = generate(tiny_pipeline())
+    pipe = tiny_pipeline()
+    pipe.enable_model_cpu_offload(device="cpu")  # the hooks run on a CPU too; on a GPU they move the models
+    assert hasattr(pipe.vae, "_hf_hook")
+    out = generate(pipe)
+    assert torch.allclose(out.rgb, reference.rgb, atol=1e-6) and torch.allclose(out.alpha, reference.alpha, atol=1e-6)
+
+
+def test_parallel_decode_switch_is_sequential_on_cpu():
+    pipe = tiny_pipeline()
+    z = torch.randn(1, 16, 2, 4, 4)
+    with torch.no_grad():
+        rgb, alpha = pipe.vae.decode(z)
+        pipe.vae.parallel_decode = True
+        assert all(torch.equal(a, b) for a, b in zip(pipe.vae.decode(z), (rgb, alpha)))
+
+
+def test_estimate_and_settings():
+    pipe = tiny_pipeline()
+    small = estimate_memory(pipe, 5, 32, 32, MemorySettings())
+    big = estimate_memory(pipe, 17, 64, 64, MemorySettings())
+    assert big["dit_activations"] > small["dit_activations"] and big["weights"] == small["weights"] > 0
+    tiled = estimate_memory(pipe, 17, 64, 64, MemorySettings.low_vram())
+    assert tiled["weights"] < big["weights"] and tiled["vae_activations"] < big["vae_activations"]
+    assert "sequential offload, VAE tiling" in describe_estimate(tiled, MemorySettings.low_vram())
+    with pytest.raises(WanAlphaError, match="unknown offload mode"):
+        MemorySettings(mode="disk")
+    with pytest.raises(WanAlphaError, match="need a GPU"):
+        apply_memory_settings(pipe, MemorySettings(mode="model"), "cpu")
+    apply_memory_settings(pipe, MemorySettings(tiling=True), "cpu")
+    assert pipe.vae.vae_rgb.use_tiling and not pipe.vae.parallel_decode
