@@ -306,3 +306,48 @@ def test_bad_adapter_keys_are_named(tmp_path, sd, message):
     save_file(sd, tmp_path / "a.safetensors")
     with pytest.raises(CheckpointMismatch, match=message):
         merge_adapter_file(build_dit(DIT), tmp_path / "a.safetensors")
+
+
+def test_distill_lora_merge_matches_diffusers(tmp_path):
+    """diffusers' own converter for these files (lora_down/up, alpha, diff_b) + fuse_lora is the oracle."""
+    from diffusers.loaders.lora_conversion_utils import _convert_non_diffusers_wan_lora_to_diffusers
+
+    g = torch.Generator().manual_seed(8)
+    sd = {"diffusion_model.blocks.1.cross_attn.o.lora_down.weight": torch.randn(4, 32, generator=g),
+          "diffusion_model.blocks.1.cross_attn.o.lora_up.weight": torch.randn(32, 4, generator=g),
+          "diffusion_model.blocks.1.cross_attn.o.alpha": torch.tensor(2.0),
+          "diffusion_model.blocks.1.cross_attn.o.diff_b": torch.randn(32, generator=g),
+          "diffusion_model.blocks.0.ffn.0.lora_down.weight": torch.randn(4, 32, generator=g),
+          "diffusion_model.blocks.0.ffn.0.lora_up.weight": torch.randn(64, 4, generator=g),
+          "diffusion_model.blocks.0.ffn.0.diff_b": torch.randn(64, generator=g)}
+    save_file(sd, tmp_path / "distill.safetensors")
+    torch.manual_seed(0)
+    ours = build_dit(DIT).eval()
+    oracle = build_dit(DIT).eval()
+    oracle.load_state_dict(ours.state_dict())
+    merge_adapter_file(ours, tmp_path / "distill.safetensors", strength=0.7)
+    converted = _convert_non_diffusers_wan_lora_to_diffusers({k: v.clone() for k, v in sd.items()})
+    oracle.load_lora_adapter({k.removeprefix("transformer."): v for k, v in converted.items()}, prefix=None)
+    oracle.fuse_lora(lora_scale=0.7)
+    oracle.unload_lora()
+    for key, value in oracle.state_dict().items():
+        assert torch.allclose(ours.state_dict()[key], value, atol=1e-5), key
+
+
+def test_modulation_norm_and_conv_adapters(tmp_path):
+    """diff_m (modulation), norm diffs and a 5-D conv LoRA (patch embedding), which LightX2V files also carry."""
+    torch.manual_seed(0)
+    model = build_dit(DIT).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    g = torch.Generator().manual_seed(9)
+    diff_m, norm_q = torch.randn(1, 6, 32, generator=g), torch.randn(32, generator=g)
+    down, up = torch.randn(2, 16, 1, 2, 2, generator=g), torch.randn(32, 2, 1, 1, 1, generator=g)
+    save_file({"diffusion_model.blocks.1.diff_m": diff_m, "diffusion_model.blocks.0.self_attn.norm_q.diff": norm_q,
+               "diffusion_model.patch_embedding.lora_down.weight": down,
+               "diffusion_model.patch_embedding.lora_up.weight": up}, tmp_path / "x.safetensors")
+    merge_adapter_file(model, tmp_path / "x.safetensors")
+    after = model.state_dict()
+    assert torch.allclose(after["blocks.1.scale_shift_table"], before["blocks.1.scale_shift_table"] + diff_m)
+    assert torch.allclose(after["blocks.0.attn1.norm_q.weight"], before["blocks.0.attn1.norm_q.weight"] + norm_q)
+    conv_delta = torch.einsum("or,ritj->oitj", up.flatten(1), down[:, :, 0]).unsqueeze(2)
+    assert torch.allclose(after["patch_embedding.weight"], before["patch_embedding.weight"] + conv_delta, atol=1e-6)
