@@ -102,3 +102,18 @@ def test_wan_files_errors_before_loading(tmp_path):
     with pytest.raises(WanAlphaError, match="give --vae-file"):
         WanAlphaPipeline.from_wan_files(tmp_path)
     assert main(["generate", "x", "-o", str(tmp_path / "a.webm"), "--dora-file", "f.safetensors"]) == 2
+
+
+def test_merged_decoders_instead_of_vae_file(wan_files, tmp_path):
+    """The ComfyUI route: two merged full-VAE files and no fusion block; decoding equals the native decoders."""
+    root, native = wan_files
+    paths = {}
+    for which, decoder in (("rgb", native.vae.vae_rgb), ("alpha", native.vae.vae_alpha)):
+        paths[which] = tmp_path / f"{which}.safetensors"
+        save_file({original_vae_name(k): v.contiguous() for k, v in decoder.state_dict().items()}, paths[which])
+    pipe = WanAlphaPipeline.from_wan_files(root, rgb_decoder=paths["rgb"], alpha_decoder=paths["alpha"], dtype=torch.float32)
+    assert "fusion block not given" in " | ".join(r.summary() for r in pipe.load_reports)
+    z = torch.randn(1, 16, 2, 4, 4)
+    with torch.no_grad():
+        for ours, reference in zip(pipe.vae.decode(z), native.vae.decode(z)):
+            assert torch.allclose(ours, reference, atol=1e-6)

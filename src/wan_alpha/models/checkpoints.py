@@ -515,9 +515,12 @@ def load_wan_alpha_components(files: WanAlphaFiles, dtype: torch.dtype = torch.b
         vae.merge_lora()
     else:
         vae = RGBAVAE.from_base(base, lora_rank=0)
+        reports.append(LoadReport("RGBA VAE", ignored={"fusion block not given (no --vae-file): encode() is untrained, "
+                                                       "decode() uses the merged decoders": ["fusion.*"]}))
     for which, path in (("rgb", files.rgb_decoder), ("alpha", files.alpha_decoder)):
         if path is not None:
             reports.append(load_merged_decoder(vae, which, path))
+    vae = nn.Module.to(vae, dtype)  # ModelMixin.to warns on every dtype cast, even with nothing to keep in float32
     components = dict(tokenizer=text.tokenizer, text_encoder=text.model, transformer=transformer,
-                      vae=vae.to(dtype).eval(), max_sequence_length=text.max_length)
+                      vae=vae.eval(), max_sequence_length=text.max_length)
     return components, reports
