@@ -30,6 +30,7 @@ def test_tiny_run_reports_every_stage(bench, tmp_path):
               "both decoders one after the other"}
     assert stages <= set(results["seconds"])
     assert results["frames"] == 5 and results["transpixeler_ratio"] > 0 and results["peak_vram_gib"] is None
+    assert results["outputs_finite"]
 
 
 def test_materialize_creates_bf16_weights_and_keeps_fp32_modules(bench):
