@@ -13,9 +13,11 @@ from tests.models.test_checkpoints import randomize, randomize_adapter, referenc
 from tests.pipelines.tiny import tiny_tokenizer
 from wan_alpha.cli import main
 from wan_alpha.errors import WanAlphaError
+from wan_alpha.models.checkpoints import WanAlphaFiles
 from wan_alpha.models.dit import add_dora, build_dit, merge_dora
 from wan_alpha.models.rgba_vae import RGBAVAE
-from wan_alpha.pipelines import WanAlphaPipeline
+from wan_alpha.pipelines import WanAlphaPipeline, generate
+from wan_alpha.pipelines.memory import MemorySettings
 from wan_alpha.sampling import flow_scheduler
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -102,6 +104,9 @@ def test_wan_files_errors_before_loading(tmp_path):
     with pytest.raises(WanAlphaError, match="give --vae-file"):
         WanAlphaPipeline.from_wan_files(tmp_path)
     assert main(["generate", "x", "-o", str(tmp_path / "a.webm"), "--dora-file", "f.safetensors"]) == 2
+    with pytest.raises(WanAlphaError, match="need a GPU"):  # refused before any model loads
+        generate("x", tmp_path / "b.webm", wan_files=WanAlphaFiles(tmp_path, vae_file=__file__),
+                 memory=MemorySettings.low_vram(), device="cpu")
 
 
 def test_merged_decoders_instead_of_vae_file(wan_files, tmp_path):

@@ -132,12 +132,13 @@ def generate(
     mask_tensor = load_mask(mask) if mask is not None else None
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    memory = memory or MemorySettings()
+    memory.check_device(device)
     if device == "cpu":
         # Denormal floats are 10-100x slower on CPUs (measured: tiny VAE decode 5 s -> 0.05 s); flushing
         # them to zero changes nothing visible. Process-wide, so only here, at the command's entry point.
         torch.set_flush_denormal(True)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    memory = memory or MemorySettings()
     pipe = _load_pipeline(model, wan_files, dtype, device, memory)
     if sampler is not None:
         pipe.scheduler = flow_scheduler(sampler, pipe.scheduler.config.get("shift") or pipe.scheduler.config.get("flow_shift"))

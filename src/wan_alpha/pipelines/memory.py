@@ -41,12 +41,16 @@ class MemorySettings:
         if self.mode not in MEMORY_MODES:
             raise WanAlphaError(f"unknown offload mode {self.mode!r}: choose one of {', '.join(MEMORY_MODES)}")
 
+    def check_device(self, device: str | torch.device) -> None:
+        """Offload hooks need an accelerator: refuse them on the CPU (before any model loads)."""
+        if self.mode != "none" and torch.device(device).type == "cpu":
+            raise WanAlphaError(f"--offload {self.mode} / --low-vram need a GPU; on the CPU use --offload none")
+
 
 def apply_memory_settings(pipe, settings: MemorySettings, device: str | torch.device) -> None:
     """Place ``pipe``'s models on ``device`` as ``settings`` say (offload hooks need an accelerator)."""
     device = torch.device(device)
-    if settings.mode != "none" and device.type == "cpu":
-        raise WanAlphaError(f"--offload {settings.mode} / --low-vram need a GPU; on the CPU use --offload none")
+    settings.check_device(device)
     if settings.mode == "none":
         pipe.to(device)
     elif settings.mode == "model":
