@@ -126,6 +126,8 @@ def test_unsafe_or_unknown_files_are_refused(tmp_path):
     torch.save({"weights": torch.zeros(1), "note": object()}, tmp_path / "pickle.pth")
     with pytest.raises(WanAlphaError, match="cannot be read safely"):
         read_state_dict(tmp_path / "pickle.pth")
+    torch.save({"w": torch.ones(2)}, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    assert torch.equal(read_state_dict(tmp_path / "legacy.pth")["w"], torch.ones(2))  # not mmap-able, still read
     (tmp_path / "w.npz").write_bytes(b"")
     with pytest.raises(WanAlphaError, match="unknown checkpoint format"):
         read_state_dict(tmp_path / "w.npz")

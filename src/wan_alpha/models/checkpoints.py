@@ -87,13 +87,23 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if path.suffix not in (".pth", ".pt", ".bin", ".ckpt"):
         raise WanAlphaError(f"{path}: unknown checkpoint format {path.suffix!r}: give a .safetensors, .pth, .pt, .bin or .ckpt file")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        data = _torch_load(path)
     except Exception as err:  # pickle refusing a non-tensor object is the common case
         raise WanAlphaError(f"{path} cannot be read safely (torch.load weights_only=True): {err}") from err
     data = data.get("state_dict", data) if isinstance(data, dict) else data
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise WanAlphaError(f"{path} does not hold a flat dict of tensors")
     return data
+
+
+def _torch_load(path: Path):
+    """``weights_only`` always; memory-mapped when the file allows it (zip format), since a 11 GB T5 need not be read twice."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as err:
+        if "mmap" not in str(err):
+            raise
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
