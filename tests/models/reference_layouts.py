@@ -1,4 +1,4 @@
-"""Write tiny models' weights in the original Wan2.1 / reference Wan-Alpha key layouts.
+"""Write tiny models' weights in the original Wan2.1 / reference Wan-Alpha key layouts (and small test helpers).
 
 These inverse maps are written from the reference code's module structure (Wan's ``WanModel``,
 ``WanVAE_`` with ``Encoder3d``/``Decoder3d`` as flat ``nn.Sequential`` lists, the VAE trainer's
@@ -8,9 +8,11 @@ from our forward maps, so a round trip through the loaders checks the maps again
 
 from __future__ import annotations
 
+import json
 import re
 
 import torch
+from safetensors.torch import save_file
 
 _DIT = [  # diffusers -> original, applied in order
     ("condition_embedder.time_embedder.linear_1", "time_embedding.0"),
@@ -125,3 +127,44 @@ def wan_t5_file(model) -> dict[str, torch.Tensor]:
         elif m := re.fullmatch(r"encoder\.block\.(\d+)\.(.+)", key):
             out[f"blocks.{m[1]}.{_T5[m[2]]}"] = value.clone()
     return out
+
+
+# ------------------------------------------------------------------------- helpers for the tests
+def randomize(module, scale=0.05, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * scale)
+
+
+def randomize_adapter(model):
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_" in name:
+                p.add_(torch.randn(p.shape, generator=g) * 0.1)
+
+
+def reference_dora_file(model):
+    """peft's DoRA tensors under original Wan names with the ComfyUI prefix, as the reference ships them."""
+    out = {}
+    for key, value in model.state_dict().items():
+        if ".lora_" in key:
+            module, rest = key.split(".lora_", 1)
+            out["diffusion_model." + original_dit_name(module + ".weight")[: -len(".weight")] + ".lora_" + rest] = value.clone()
+    return out
+
+
+def write_original_dit(model, folder):
+    """Original Wan layout: Wan's config.json and two safetensors shards with ``blocks.N.self_attn.q`` names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sd = {original_dit_name(k): v.contiguous() for k, v in model.state_dict().items()}
+    assert "blocks.0.self_attn.q.weight" in sd and "blocks.1.ffn.2.bias" in sd and "head.modulation" in sd
+    keys = sorted(sd)
+    save_file({k: sd[k] for k in keys[::2]}, folder / "diffusion_pytorch_model-00001-of-00002.safetensors")
+    save_file({k: sd[k] for k in keys[1::2]}, folder / "diffusion_pytorch_model-00002-of-00002.safetensors")
+    cfg = model.config
+    (folder / "config.json").write_text(json.dumps(dict(
+        _class_name="WanModel", _diffusers_version="0.30.0", model_type="t2v", dim=cfg.num_attention_heads * cfg.attention_head_dim,
+        ffn_dim=cfg.ffn_dim, freq_dim=cfg.freq_dim, in_dim=cfg.in_channels, out_dim=cfg.out_channels,
+        num_heads=cfg.num_attention_heads, num_layers=cfg.num_layers, eps=1e-6, text_len=512)))

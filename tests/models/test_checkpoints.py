@@ -2,15 +2,21 @@
 classes and give outputs identical to the same weights loaded natively; adapters merge as peft does;
 bad keys are named."""
 
-import json
-
 import pytest
 import torch
 from diffusers import AutoencoderKLWan
 from safetensors.torch import save_file
 from transformers import UMT5Config, UMT5EncoderModel
 
-from tests.models.reference_layouts import original_dit_name, original_vae_name, reference_vae_file, wan_t5_file
+from tests.models.reference_layouts import (
+    original_vae_name,
+    randomize,
+    randomize_adapter,
+    reference_dora_file,
+    reference_vae_file,
+    wan_t5_file,
+    write_original_dit,
+)
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.models.checkpoints import (
     CheckpointMismatch,
@@ -42,28 +48,6 @@ def dit_inputs():
 @torch.no_grad()
 def dit_out(model):
     return model(**dit_inputs())[0]
-
-
-def randomize(module, scale=0.05, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * scale)
-
-
-def write_original_dit(model, folder):
-    """Original Wan layout: Wan's config.json and two safetensors shards with ``blocks.N.self_attn.q`` names."""
-    folder.mkdir(parents=True, exist_ok=True)
-    sd = {original_dit_name(k): v.contiguous() for k, v in model.state_dict().items()}
-    assert "blocks.0.self_attn.q.weight" in sd and "blocks.1.ffn.2.bias" in sd and "head.modulation" in sd
-    keys = sorted(sd)
-    save_file({k: sd[k] for k in keys[::2]}, folder / "diffusion_pytorch_model-00001-of-00002.safetensors")
-    save_file({k: sd[k] for k in keys[1::2]}, folder / "diffusion_pytorch_model-00002-of-00002.safetensors")
-    cfg = model.config
-    (folder / "config.json").write_text(json.dumps(dict(
-        _class_name="WanModel", _diffusers_version="0.30.0", model_type="t2v", dim=cfg.num_attention_heads * cfg.attention_head_dim,
-        ffn_dim=cfg.ffn_dim, freq_dim=cfg.freq_dim, in_dim=cfg.in_channels, out_dim=cfg.out_channels,
-        num_heads=cfg.num_attention_heads, num_layers=cfg.num_layers, eps=1e-6, text_len=512)))
 
 
 # ------------------------------------------------------------------------- Wan2.1 base models
@@ -229,24 +213,6 @@ def peft_dora_model(seed=0):
     add_dora(model, r=4, alpha=4)
     randomize_adapter(model)
     return model, base_state
-
-
-def randomize_adapter(model):
-    g = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_" in name:
-                p.add_(torch.randn(p.shape, generator=g) * 0.1)
-
-
-def reference_dora_file(model):
-    """peft's DoRA tensors under original Wan names with the ComfyUI prefix, as the reference ships them."""
-    out = {}
-    for key, value in model.state_dict().items():
-        if ".lora_" in key:
-            module, rest = key.split(".lora_", 1)
-            out["diffusion_model." + original_dit_name(module + ".weight")[: -len(".weight")] + ".lora_" + rest] = value.clone()
-    return out
 
 
 def test_dora_merge_matches_peft(tmp_path):

@@ -8,8 +8,15 @@ from diffusers import AutoencoderKLWan
 from safetensors.torch import save_file
 from transformers import UMT5Config, UMT5EncoderModel
 
-from tests.models.reference_layouts import original_vae_name, reference_vae_file, wan_t5_file
-from tests.models.test_checkpoints import randomize, randomize_adapter, reference_dora_file, write_original_dit
+from tests.models.reference_layouts import (
+    original_vae_name,
+    randomize,
+    randomize_adapter,
+    reference_dora_file,
+    reference_vae_file,
+    wan_t5_file,
+    write_original_dit,
+)
 from tests.pipelines.tiny import tiny_tokenizer
 from wan_alpha.cli import main
 from wan_alpha.errors import WanAlphaError
