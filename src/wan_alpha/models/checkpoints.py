@@ -507,8 +507,10 @@ class WanAlphaFiles:
 
 
 def load_wan_alpha_components(files: WanAlphaFiles, dtype: torch.dtype = torch.bfloat16,
-                              merge_device: str | torch.device | None = None) -> tuple[dict, list[LoadReport]]:
-    """Text encoder, DiT (DoRA and distill LoRA merged), RGBA VAE (LoRA merged): the inference graph is the
+                              merge_device: str | torch.device | None = None,
+                              vae_dtype: torch.dtype = torch.float32) -> tuple[dict, list[LoadReport]]:
+    """Text encoder, DiT (DoRA and distill LoRA merged) in ``dtype``, RGBA VAE (LoRA merged) in ``vae_dtype``
+    (float32 by default: the reference decodes in float32; 0.9 GB of weights): the inference graph is the
     base models'. Returns the components (``tokenizer``, ``text_encoder``, ``transformer``, ``vae``) and the
     load reports."""
     files.check()
@@ -530,7 +532,7 @@ def load_wan_alpha_components(files: WanAlphaFiles, dtype: torch.dtype = torch.b
     for which, path in (("rgb", files.rgb_decoder), ("alpha", files.alpha_decoder)):
         if path is not None:
             reports.append(load_merged_decoder(vae, which, path))
-    vae = nn.Module.to(vae, dtype)  # ModelMixin.to warns on every dtype cast, even with nothing to keep in float32
+    vae = nn.Module.to(vae, vae_dtype)  # ModelMixin.to warns on every dtype cast, even with nothing to keep in float32
     components = dict(tokenizer=text.tokenizer, text_encoder=text.model, transformer=transformer,
                       vae=vae.eval(), max_sequence_length=text.max_length)
     return components, reports

@@ -137,15 +137,17 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         sampler: str = "euler",
         shift: float = DEFAULT_TIMESTEP_SHIFT,
         merge_device: str | torch.device | None = None,
+        vae_dtype: torch.dtype = torch.float32,
     ) -> "WanAlphaPipeline":
         """The real-scale model from local files: a Wan2.1-T2V folder (diffusers or original layout), the
         Wan-Alpha VAE file (``decoder.bin``) or the two merged ComfyUI decoders, the DiT DoRA and a
         step-distillation LoRA, all merged into the weights (see :mod:`wan_alpha.models.checkpoints`).
         With a distill LoRA the pipeline's defaults are its recipe (4 steps, no CFG), else Wan's (50 steps,
-        CFG 5). What each file contributed is in ``pipe.load_reports``."""
+        CFG 5). The text encoder and DiT run in ``dtype``, the VAE in ``vae_dtype`` (float32, as the reference
+        decodes). What each file contributed is in ``pipe.load_reports``."""
         files = WanAlphaFiles(model_dir, vae_file, dora_file, dora_strength, distill_lora, distill_strength,
                               rgb_decoder, alpha_decoder)
-        components, reports = load_wan_alpha_components(files, dtype, merge_device)
+        components, reports = load_wan_alpha_components(files, dtype, merge_device, vae_dtype)
         recipe = dict(num_inference_steps=4, guidance_scale=1.0) if distill_lora is not None else {}
         pipe = cls(**components, scheduler=flow_scheduler(sampler, shift), **recipe)
         pipe.load_reports = reports
