@@ -91,6 +91,41 @@ def test_fresh_lora_decoders_equal_the_base_decoder(vae, base):
     torch.testing.assert_close(alpha, (expected.mean(1, keepdim=True) + 1) / 2)
 
 
+def test_training_decode_skips_the_clamp_so_saturated_pixels_keep_gradients(vae):
+    z = torch.randn(1, 4, 2, 2, 2)
+    out_bias = vae.vae_rgb.decoder.conv_out.bias
+    with torch.no_grad():
+        out_bias.add_(1.5)  # push most outputs past +1
+    try:
+        with torch.no_grad():
+            clamped, _ = vae.decode(z, normalized=False)
+        z.requires_grad_(True)
+        rgb, _ = vae.decode(z, normalized=False, clamp=False)
+    finally:
+        with torch.no_grad():
+            out_bias.sub_(1.5)
+    saturated = (rgb.abs() > 1).float()
+    assert saturated.mean() > 0.5
+    torch.testing.assert_close(rgb.detach().clamp(-1, 1), clamped)
+    (rgb * saturated).sum().backward()
+    assert z.grad.abs().sum() > 0  # through the clamp this gradient would be exactly zero
+
+
+def test_forward_clamps_only_in_eval_mode(vae):
+    rgb, alpha = clip(5)
+    out_bias = vae.vae_rgb.decoder.conv_out.bias
+    with torch.no_grad():
+        out_bias.add_(1.5)
+        try:
+            train_out = vae.train()(rgb, alpha)
+            eval_out = vae.eval()(rgb, alpha)
+        finally:
+            out_bias.sub_(1.5)
+    assert train_out.rgb.max() > 1
+    assert eval_out.rgb.max() <= 1
+    torch.testing.assert_close(train_out.rgb.clamp(-1, 1), eval_out.rgb)
+
+
 def test_only_fusion_and_lora_receive_gradients(vae):
     rgb, alpha = clip(5)
     perturb_lora(vae)  # so that gradients reach lora_A too (B starts at zero)
@@ -129,7 +164,7 @@ def test_save_load_round_trip(vae, tmp_path, merge):
     assert loaded.config.lora_rank == vae.config.lora_rank
     rgb, alpha = clip(5)
     with torch.no_grad():
-        for x, y in zip(vae(rgb, alpha).to_tuple(), loaded(rgb, alpha).to_tuple()):
+        for x, y in zip(vae.eval()(rgb, alpha).to_tuple(), loaded.eval()(rgb, alpha).to_tuple()):
             torch.testing.assert_close(x, y)
 
 

@@ -118,6 +118,21 @@ def _decoder_only(base_config: dict) -> AutoencoderKLWan:
     return vae.requires_grad_(False)
 
 
+def decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
+    """diffusers' ``AutoencoderKLWan._decode`` (frame by frame with the causal cache) without its final
+    clamp to [-1, 1]. Training decodes through this: the clamp passes no gradient to saturated outputs,
+    and a decoder whose outputs saturate (an alpha decoder on mostly transparent clips does, within a
+    few dozen steps) then never recovers."""
+    vae.clear_cache()
+    x = vae.post_quant_conv(z)
+    frames = []
+    for i in range(x.shape[2]):
+        vae._conv_idx = [0]
+        frames.append(vae.decoder(x[:, :, i : i + 1], feat_cache=vae._feat_map, feat_idx=vae._conv_idx, first_chunk=i == 0))
+    vae.clear_cache()
+    return torch.cat(frames, dim=2)
+
+
 def _few(keys, limit: int = 5) -> str:
     keys = sorted(keys)
     more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
@@ -305,13 +320,22 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         return self.normalize_latents(z) if normalized else z
 
     @apply_forward_hook
-    def decode(self, latent: torch.Tensor, normalized: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(rgb in [-1, 1], alpha in [0, 1])`` from a (normalised unless told otherwise) latent (B,z,T',h,w)."""
+    def decode(
+        self, latent: torch.Tensor, normalized: bool = True, clamp: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(rgb in [-1, 1], alpha in [0, 1])`` from a (normalised unless told otherwise) latent (B,z,T',h,w).
+
+        ``clamp=False`` (training) skips the final clamp so saturated outputs still get gradients; the
+        values may then leave those ranges slightly, and tiling is not used.
+        """
         if latent.ndim != 5 or latent.shape[1] != self.z_dim:
             raise WanAlphaError(f"expected a latent (B,{self.z_dim},T,h,w), got {tuple(latent.shape)}")
         z = self.denormalize_latents(latent) if normalized else latent
         z = z.to(self.dtype)
-        rgb, alpha = self._decode_both(z)
+        if clamp:
+            rgb, alpha = self._decode_both(z)
+        else:
+            rgb, alpha = decode_unclamped(self.vae_rgb, z), decode_unclamped(self.vae_alpha, z)
         return rgb, (alpha.mean(dim=1, keepdim=True) + 1) / 2
 
     def _decode_both(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -330,7 +354,8 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         return rgb, alpha
 
     def forward(self, rgb: torch.Tensor, alpha: torch.Tensor, background: torch.Tensor | None = None) -> RGBAVAEOutput:
-        """Encode and decode (training goes through here so DDP sees the call)."""
+        """Encode and decode (training goes through here so DDP sees the call). In training mode the
+        decoders' outputs are not clamped, so saturated pixels keep their gradient."""
         latent = self.encode(rgb, alpha, background=background)
-        rgb_hat, alpha_hat = self.decode(latent)
+        rgb_hat, alpha_hat = self.decode(latent, clamp=not self.training)
         return RGBAVAEOutput(latent=latent, rgb=rgb_hat, alpha=alpha_hat)
