@@ -1,0 +1,164 @@
+"""Evaluate the embedded tiny model: generation on held-out prompts, ellipse control, step count, and
+the RGBA VAE on held-out clips. Writes ``OUT.json`` and ``OUT.md``.
+
+    python bench/eval_tiny_model.py --emoji-manifest /work/runs/heldout_emoji/manifest.jsonl \
+        --out bench/results/tiny_model_eval
+
+Held-out data: the prompts below appear in no training caption; the synthetic clips use seed 12345
+(training uses seeds 0 and 1); the emoji clips come from a set built with another seed
+(``wan-alpha data build emoji ... --seed 1``: other animations, sprites may recur).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from wan_alpha.data import RGBAClipDataset, SyntheticClips
+from wan_alpha.eval import alpha_shares, dtssd, over_background_psnr, psnr
+from wan_alpha.eval.reconstruction import clip_arrays
+from wan_alpha.pipelines import WanAlphaPipeline
+from wan_alpha.pipelines.generate import DEFAULT_MODEL
+from wan_alpha.rgba import PALETTE, Ellipse
+
+PROMPTS = [
+    "a red balloon floating up",
+    "a cloud of purple smoke curling upward",
+    "a yellow star spinning slowly",
+    "a blue jellyfish drifting",
+    "an orange flame flickering in the wind",
+    "a green leaf falling",
+    "a white paper plane gliding",
+    "a pink heart beating",
+    "a cyan water droplet splashing",
+    "a grey stone rolling",
+]
+LEFT, RIGHT = Ellipse(0.25, 0.5, 0.35, 0.6), Ellipse(0.75, 0.5, 0.35, 0.6)
+STEP_COUNTS = (1, 2, 4, 8, 16)
+REFERENCE_STEPS = 32
+
+
+def generate(pipe: WanAlphaPipeline, prompt: str, seed: int, **kwargs) -> np.ndarray:
+    """Alpha ``(T, H, W)`` in [0, 1] of one seeded clip."""
+    out = pipe(prompt, generator=torch.Generator().manual_seed(seed), **kwargs)
+    return out.alpha[0, 0].numpy().astype(np.float64)
+
+
+def centroid_x(alpha: np.ndarray) -> float:
+    """Alpha-weighted mean column, as a fraction of the width."""
+    columns = alpha.sum(axis=(0, 1))
+    return float((columns * np.arange(len(columns))).sum() / max(columns.sum(), 1e-9) / len(columns))
+
+
+def generation_section(pipe: WanAlphaPipeline) -> dict:
+    clips = []
+    for seed, prompt in enumerate(PROMPTS):
+        alpha = generate(pipe, prompt, seed)
+        shares = alpha_shares(alpha)
+        left, right = centroid_x(generate(pipe, prompt, seed, ellipse=LEFT)), centroid_x(generate(pipe, prompt, seed, ellipse=RIGHT))
+        clips.append({"prompt": prompt, **{f"{k}_share": v for k, v in shares.items()}, "dtssd": dtssd(alpha),
+                      "centroid_left": left, "centroid_right": right})
+    transparent = [c["transparent_share"] for c in clips]
+    return {
+        "clips": clips,
+        "transparent_share_in_20_95": sum(0.2 <= t <= 0.95 for t in transparent),
+        "opaque_pixels_in": sum(c["opaque_share"] > 0 for c in clips),
+        "mean_dtssd": float(np.mean([c["dtssd"] for c in clips])),
+        "left_of_right": sum(c["centroid_left"] < c["centroid_right"] for c in clips),
+        "prompts": len(clips),
+    }
+
+
+def steps_section(pipe: WanAlphaPipeline, prompts: list[str]) -> dict:
+    """Alpha PSNR of each step count against the same seed at ``REFERENCE_STEPS`` steps, and its cost."""
+    reference = [generate(pipe, p, s, num_inference_steps=REFERENCE_STEPS) for s, p in enumerate(prompts)]
+    rows = {}
+    for steps in STEP_COUNTS:
+        start = time.perf_counter()
+        alphas = [generate(pipe, p, s, num_inference_steps=steps) for s, p in enumerate(prompts)]
+        seconds = (time.perf_counter() - start) / len(prompts)
+        rows[steps] = {
+            "alpha_psnr_vs_ref": float(np.mean([psnr(a, r) for a, r in zip(alphas, reference)])),
+            "transparent_share": float(np.mean([alpha_shares(a)["transparent"] for a in alphas])),
+            "seconds_per_clip": seconds,
+        }
+    return {"reference_steps": REFERENCE_STEPS, "rows": rows}
+
+
+@torch.no_grad()
+def reconstruct(vae, item: dict) -> dict[str, float]:
+    """Alpha PSNR, RGB PSNR over the palette renders and alpha dtSSD of one clip encoded over black."""
+    rgb, alpha = item["rgb"][None], item["alpha"][None]
+    out = vae(rgb, alpha, background=PALETTE[0].view(1, 3, 1, 1, 1))
+    (rgb_hat, alpha_hat), (rgb_t, alpha_t) = clip_arrays(out.rgb[0], out.alpha[0]), clip_arrays(rgb[0], alpha[0])
+    return {"alpha_psnr": psnr(alpha_hat, alpha_t), "rgb_psnr": over_background_psnr(rgb_hat, alpha_hat, rgb_t, alpha_t)["mean"],
+            "alpha_dtssd": dtssd(alpha_hat, alpha_t)}
+
+
+def vae_section(pipe: WanAlphaPipeline, emoji_manifest: str | None, clips: int = 8) -> dict:
+    sets = {"synthetic (seed 12345)": SyntheticClips(clips, 17, 128, 128, seed=12345)}
+    if emoji_manifest:
+        sets["emoji (held-out build)"] = RGBAClipDataset(emoji_manifest, frames=17, height=128, width=128, random_crop=False)
+    results = {}
+    for name, dataset in sets.items():
+        scores = [reconstruct(pipe.vae, dataset[i]) for i in range(min(clips, len(dataset)))]
+        results[name] = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
+    return results
+
+
+def markdown(report: dict) -> str:
+    g, s = report["generation"], report["steps"]
+    lines = [
+        f"# Tiny model evaluation ({report['model']})", "",
+        f"Generation, {g['prompts']} held-out prompts, default settings ({report['defaults']}):", "",
+        f"- transparent share in [20%, 95%]: {g['transparent_share_in_20_95']}/{g['prompts']}",
+        f"- clips with opaque pixels: {g['opaque_pixels_in']}/{g['prompts']}",
+        f"- alpha stability, mean dtSSD (x100, 0 = still alpha): {g['mean_dtssd']:.2f}",
+        f"- ellipse control, alpha centroid with cx=0.25 left of cx=0.75: {g['left_of_right']}/{g['prompts']}", "",
+        "| prompt | transparent | opaque | dtSSD | centroid x (left / right ellipse) |", "|---|---|---|---|---|",
+    ]
+    lines += [f"| {c['prompt']} | {c['transparent_share']:.2f} | {c['opaque_share']:.2f} | {c['dtssd']:.2f} | "
+              f"{c['centroid_left']:.2f} / {c['centroid_right']:.2f} |" for c in g["clips"]]
+    lines += ["", f"Step count (alpha PSNR against {s['reference_steps']} steps, same seeds):", "",
+              "| steps | alpha PSNR vs ref (dB) | transparent share | s/clip |", "|---|---|---|---|"]
+    lines += [f"| {k} | {v['alpha_psnr_vs_ref']:.1f} | {v['transparent_share']:.2f} | {v['seconds_per_clip']:.2f} |"
+              for k, v in s["rows"].items()]
+    lines += ["", "RGBA VAE reconstruction of held-out 17x128x128 clips (encoded over black):", "",
+              "| clips | alpha PSNR (dB) | RGB PSNR over palette (dB) | alpha dtSSD vs truth |", "|---|---|---|---|"]
+    lines += [f"| {k} | {v['alpha_psnr']:.1f} | {v['rgb_psnr']:.1f} | {v['alpha_dtssd']:.2f} |"
+              for k, v in report["vae"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--emoji-manifest", help="held-out emoji manifest (wan-alpha data build emoji --seed 1)")
+    parser.add_argument("--out", default="bench/results/tiny_model_eval", help="OUT.json and OUT.md")
+    parser.add_argument("--skip-steps", action="store_true", help="skip the step-count sweep")
+    args = parser.parse_args()
+    torch.set_flush_denormal(True)
+    pipe = WanAlphaPipeline.from_pretrained(args.model)
+    pipe.set_progress_bar_config(disable=True)
+    c = pipe.config
+    report = {
+        "model": Path(args.model).name,
+        "defaults": f"{c.num_inference_steps} steps, guidance {c.guidance_scale}, mu {c.mu_shift}",
+        "generation": generation_section(pipe),
+        "steps": steps_section(pipe, PROMPTS[:4]) if not args.skip_steps else {"reference_steps": REFERENCE_STEPS, "rows": {}},
+        "vae": vae_section(pipe, args.emoji_manifest),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
