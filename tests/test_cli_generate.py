@@ -95,9 +95,8 @@ def test_bad_input_exits_2_with_one_line_and_no_output(tmp_path, model, capsys, 
     assert not (tmp_path / "out.zip").exists() and not list(tmp_path.glob(".*part*"))
 
 
-def test_missing_model_and_alpha_less_format_are_refused_before_work(tmp_path, capsys):
-    code, _, err = run(capsys, "generate", "smoke", "-o", tmp_path / "x.webm")
-    assert code == 2 and "--model" in err
+def test_alpha_less_format_is_refused_before_work(tmp_path, capsys):
+    # (no --model means the embedded model: tests/test_shipped_model.py)
     code, _, err = run(capsys, "generate", "smoke", "--model", tmp_path, "-o", tmp_path / "x.mp4")
     assert code == 2 and "cannot store alpha" in err
 
