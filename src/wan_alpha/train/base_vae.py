@@ -27,6 +27,7 @@ from ..errors import WanAlphaError
 from ..eval import psnr
 from ..io import atomic_output
 from ..losses import ReconLossConfig, recon_loss
+from ..models.rgba_vae import decode_unclamped
 from ..rgba import soft_render
 from .loop import DataConfig, LoopConfig, build_datasets, make_accelerator, prepare_output, train_loop
 
@@ -70,20 +71,6 @@ def encode_rgb(vae: AutoencoderKLWan, rgb: torch.Tensor, normalized: bool = True
         return z
     mean, std = latent_stats(vae)
     return (z - mean) / std
-
-
-def decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
-    """diffusers' ``AutoencoderKLWan._decode`` (frame by frame with the causal cache) without its final
-    clamp to [-1, 1]: the clamp passes no gradient to saturated outputs, so a freshly initialised
-    decoder, which saturates, would barely learn."""
-    vae.clear_cache()
-    x = vae.post_quant_conv(z)
-    frames = []
-    for i in range(x.shape[2]):
-        vae._conv_idx = [0]
-        frames.append(vae.decoder(x[:, :, i:i + 1], feat_cache=vae._feat_map, feat_idx=vae._conv_idx, first_chunk=i == 0))
-    vae.clear_cache()
-    return torch.cat(frames, dim=2)
 
 
 def base_vae_loss(vae, rgb: torch.Tensor, loss: ReconLossConfig, kl_weight: float) -> dict[str, torch.Tensor]:
