@@ -47,3 +47,15 @@ def test_guidance_one_skips_the_unconditional_pass(scale, passes):
         v_c = dit(hidden_states=x, timestep=t, encoder_hidden_states=cond, return_dict=False)[0]
         v_u = dit(hidden_states=x, timestep=t, encoder_hidden_states=uncond, return_dict=False)[0]
     assert torch.allclose(v, v_u + scale * (v_c - v_u), atol=1e-5)
+
+
+def test_bf16_transformer_with_fp32_kept_modules():
+    # diffusers loads Wan in bf16 but keeps `_keep_in_fp32_modules` (scale_shift_table, the first parameter) in
+    # fp32: the latents must follow the model's dtype, not its first parameter's (found on the GPU benchmark)
+    dit = build_dit(TINY).eval().to(torch.bfloat16)
+    dit.scale_shift_table.data = dit.scale_shift_table.data.float()
+    assert next(dit.parameters()).dtype == torch.float32 and dit.dtype == torch.bfloat16
+    x = torch.randn(1, 4, 2, 8, 8)
+    with torch.no_grad():
+        v = guided_velocity(dit, torch.randn(1, 5, 24, dtype=torch.bfloat16))(x, torch.tensor([500.0]))
+    assert v.dtype == torch.float32 and v.shape == x.shape and torch.isfinite(v).all()

@@ -26,7 +26,8 @@ def guided_velocity(
     use_cfg = uncond is not None and guidance_scale != 1.0
 
     def velocity(x: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
-        dtype = next(transformer.parameters()).dtype
+        # ModelMixin.dtype skips `_keep_in_fp32_modules`: Wan's first parameter (scale_shift_table) stays fp32 in bf16 models
+        dtype = getattr(transformer, "dtype", None) or next(transformer.parameters()).dtype
         x_in = x.to(dtype)
         v = transformer(hidden_states=x_in, timestep=timestep, encoder_hidden_states=cond, return_dict=False)[0]
         if use_cfg:
