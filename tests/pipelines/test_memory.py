@@ -42,6 +42,8 @@ def test_estimate_and_settings():
     tiled = estimate_memory(pipe, 17, 64, 64, MemorySettings.low_vram())
     assert tiled["weights"] < big["weights"] and tiled["vae_activations"] < big["vae_activations"]
     assert "sequential offload, VAE tiling" in describe_estimate(tiled, MemorySettings.low_vram())
+    embedding = pipe.text_encoder.get_input_embeddings().weight  # the largest single module of the tiny pipeline
+    assert tiled["weights"] * 2**30 == pytest.approx(embedding.numel() * embedding.element_size())
     with pytest.raises(WanAlphaError, match="unknown offload mode"):
         MemorySettings(mode="disk")
     with pytest.raises(WanAlphaError, match="need a GPU"):
