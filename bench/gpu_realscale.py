@@ -63,6 +63,10 @@ def _init_value(name: str, shape: torch.Size, device: torch.device, dtype: torch
         return torch.ones(shape, device=device, dtype=dtype)
     if leaf == "bias":
         return torch.zeros(shape, device=device, dtype=dtype)
+    if device.type == "cpu":  # the CPU's generator draws ~10^8 values/s: tile a 1M-value random block (offload builds)
+        numel = shape.numel()
+        block = torch.empty(min(numel, 1 << 20)).normal_(0, 0.02, generator=g).to(dtype)
+        return block.repeat(-(-numel // block.numel()))[:numel].view(shape)
     return torch.empty(shape, device=device, dtype=torch.float32).normal_(0, 0.02, generator=g).to(dtype)
 
 
@@ -148,7 +152,7 @@ def generate(pipe: WanAlphaPipeline, frames: int, width: int, height: int, steps
 def dit_step_seconds(pipe: WanAlphaPipeline, frames: int, width: int, height: int, token_factor: int, repeats: int) -> float:
     """One transformer forward on the shared latent (factor 1) or on RGB then alpha tokens (factor 2)."""
     device, dtype = pipe._execution_device, pipe.transformer.dtype  # offload hooks keep the models elsewhere
-    text, _ = pipe.prompt_encoder.encode([PROMPT])
+    text, _ = pipe.prompt_encoder.encode([PROMPT], device=device)
     latent = torch.randn(1, 16, token_factor * (1 + (frames - 1) // 4), height // 8, width // 8, device=device, dtype=dtype)
     t = torch.tensor([500.0], device=device)
     times = []
