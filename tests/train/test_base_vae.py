@@ -1,0 +1,40 @@
+"""Base VAE stage: the from-scratch init scales the posterior means (not the log-variances) and the
+encoder learns at a fraction of the learning rate (knobs for bench/base_vae_probe.py; both off by default)."""
+
+import pytest
+import torch
+
+from wan_alpha.config import load_config
+from wan_alpha.train.base_vae import BaseVAETrainConfig, base_vae_optimizer, build_base_vae
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def config(**overrides):
+    return load_config(BaseVAETrainConfig, "tiny_base_vae", {"data.manifest": None, **overrides})
+
+
+def posterior(vae, clip):
+    with torch.no_grad():
+        dist = vae.encode(clip).latent_dist
+    return dist.mean, dist.logvar
+
+
+def test_init_scales_the_means_only():
+    clip = torch.rand(1, 3, 5, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    mean1, logvar1 = posterior(build_base_vae(config(latent_init_scale=1.0)), clip)
+    mean10, logvar10 = posterior(build_base_vae(config(latent_init_scale=10.0)), clip)
+    assert torch.allclose(mean10, 10 * mean1, rtol=1e-4, atol=1e-6)
+    assert torch.allclose(logvar10, logvar1)
+    assert torch.equal(posterior(build_base_vae(config()), clip)[0], mean1)  # seeded: rebuilt identically
+
+
+def test_encoder_learns_at_a_fraction_of_the_rate():
+    cfg = config(**{"encoder_lr_scale": 0.1, "train.learning_rate": 3e-4})
+    vae = build_base_vae(cfg)
+    encoder_group, decoder_group = base_vae_optimizer(vae, cfg).param_groups
+    assert encoder_group["lr"] == pytest.approx(3e-5) and decoder_group["lr"] == pytest.approx(3e-4)
+    named = {id(p): n for n, p in vae.named_parameters()}
+    assert all(named[id(p)].startswith(("encoder.", "quant_conv.")) for p in encoder_group["params"])
+    assert {named[id(p)].split(".")[0] for p in decoder_group["params"]} == {"decoder", "post_quant_conv"}
+    assert len(encoder_group["params"]) + len(decoder_group["params"]) == len(named)
