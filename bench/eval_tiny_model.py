@@ -23,21 +23,10 @@ from wan_alpha.data import RGBAClipDataset, SyntheticClips
 from wan_alpha.eval import alpha_shares, dtssd, over_background_psnr, psnr
 from wan_alpha.eval.reconstruction import clip_arrays
 from wan_alpha.pipelines import WanAlphaPipeline
-from wan_alpha.pipelines.generate import DEFAULT_MODEL
+from wan_alpha.pipelines.generate import DEFAULT_MODEL, read_prompts
 from wan_alpha.rgba import PALETTE, Ellipse
 
-PROMPTS = [
-    "a red balloon floating up",
-    "a cloud of purple smoke curling upward",
-    "a yellow star spinning slowly",
-    "a blue jellyfish drifting",
-    "an orange flame flickering in the wind",
-    "a green leaf falling",
-    "a white paper plane gliding",
-    "a pink heart beating",
-    "a cyan water droplet splashing",
-    "a grey stone rolling",
-]
+PROMPTS = read_prompts(Path(__file__).with_name("prompts_heldout.txt"))  # also `wan-alpha ablate dit --prompts`
 LEFT, RIGHT = Ellipse(0.25, 0.5, 0.35, 0.6), Ellipse(0.75, 0.5, 0.35, 0.6)
 STEP_COUNTS = (1, 2, 4, 8, 16)
 REFERENCE_STEPS = 32

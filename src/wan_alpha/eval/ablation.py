@@ -121,11 +121,13 @@ def _mean_spread(values: list[float]) -> str:
     return f"{mean:.{digits}f} ± {float(np.std(values, ddof=1)):.{digits}f}"
 
 
-def ablation_table(results: dict[str, list[dict]]) -> str:
-    """Markdown table: one row per variant, ``mean ± std over seeds`` of each metric's held-out mean."""
-    columns = [c for c in TABLE_COLUMNS if all(c in r["mean"] for runs in results.values() for r in runs)]
+def ablation_table(results: dict[str, list[dict]], names: dict[str, str] | None = None) -> str:
+    """Markdown table: one row per variant, ``mean ± std over seeds`` of each metric's held-out mean;
+    ``names`` maps the metrics to show to their column titles (default: the VAE table's)."""
+    names = names or TABLE_COLUMNS
+    columns = [c for c in names if all(c in r["mean"] for runs in results.values() for r in runs)]
     lines = [
-        "| variant | seeds | " + " | ".join(TABLE_COLUMNS[c] for c in columns) + " |",
+        "| variant | seeds | " + " | ".join(names[c] for c in columns) + " |",
         "|---|---|" + "---|" * len(columns),
     ]
     for variant, runs in results.items():

@@ -61,10 +61,13 @@ def evaluate_generation(
     mu: float | None = None,
     seed: int = 0,
     clip_dir: Path | None = None,
+    mirror: Ellipse | None = None,
 ) -> dict:
     """Generate one clip per prompt (seeds ``seed``, ``seed+1``, ...) inside ``ellipse`` and score them.
 
     Returns ``{"clips", "mean", "per_frame", "mu"}``; with ``clip_dir`` the clips are written there as WebM.
+    With ``mirror`` (another ellipse, e.g. the requested one mirrored) each clip also gets
+    ``ellipse_iou_mirror``: a model that follows the request scores higher on ``ellipse_iou``.
     """
     from ..io import write_video
     from ..pipelines import WanAlphaPipeline
@@ -85,6 +88,8 @@ def evaluate_generation(
         rgb, alpha = clip_arrays(out.rgb[0], out.alpha[0])
         region = ellipse_region(ellipse, *alpha.shape[1:])
         clips.append({"prompt": prompt, **generation_scores(rgb, alpha, region)})
+        if mirror is not None:
+            clips[-1]["ellipse_iou_mirror"] = support_iou(alpha, ellipse_region(mirror, *alpha.shape[1:]))
         curves.append(generation_frames(alpha, region))
         if clip_dir is not None:
             clip_dir.mkdir(parents=True, exist_ok=True)
