@@ -64,9 +64,11 @@ def test_rerun_reads_finished_work(ablation, capsys):
     out, argv = ablation
     cached = out / "seed-0" / "mean-sampler" / "gen.json"
     stamp = cached.stat().st_mtime_ns
+    trained = (out / "seed-0" / "no-mean-sampler" / "config.yaml").stat().st_mtime_ns  # not retrained
     before = (out / "results.json").read_text()
     assert main(argv) == 0
     assert cached.stat().st_mtime_ns == stamp and (out / "results.json").read_text() == before
+    assert (out / "seed-0" / "no-mean-sampler" / "config.yaml").stat().st_mtime_ns == trained
     assert "no mean sampler" in capsys.readouterr().out
 
 

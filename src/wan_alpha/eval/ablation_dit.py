@@ -47,14 +47,20 @@ RESULT_FILE = "gen.json"
 
 def train_variant(config: str | os.PathLike, output: Path, training: str, seed: int, max_steps: int | None,
                   overrides: dict[str, Any]) -> Path:
-    """Train (or resume, or just re-export) one DiT variant; returns its pipeline folder."""
-    from ..train.dit import train_dit
-    from ..train.loop import checkpoints
+    """Train (or resume) one DiT variant; a finished run (final checkpoint and pipeline) is reused as it is."""
+    from ..config import load_config
+    from ..train.dit import PIPELINE_DIR, DiTTrainConfig, train_dit
+    from ..train.loop import checkpoint_step, checkpoints
 
     mu = TRAININGS[training]
     run_overrides = {**overrides, "train.seed": seed} | ({} if mu is None else {"mu_shift": mu})
-    return train_dit(config, output=output, max_steps=max_steps, overrides=run_overrides,
-                     resume=bool(checkpoints(output)))
+    if max_steps is not None:
+        run_overrides["train.max_steps"] = max_steps
+    pipeline, done = output / PIPELINE_DIR, checkpoints(output)
+    last = load_config(DiTTrainConfig, config, run_overrides).train.max_steps
+    if (pipeline / "model_index.json").is_file() and done and checkpoint_step(done[-1]) >= last:
+        return pipeline
+    return train_dit(config, output=output, overrides=run_overrides, resume=bool(done))
 
 
 def score_row(pipeline: Path, prompts: list[str], mu: float | None, out: Path, **sampling: Any) -> dict:
