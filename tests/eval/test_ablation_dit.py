@@ -4,11 +4,9 @@ three scored rows, the mirrored-ellipse control metric, and a rerun that reads f
 import json
 
 import pytest
-import torch
 import yaml
-from transformers import UMT5Config, UMT5EncoderModel
 
-from tests.pipelines.tiny import DIT, tiny_tokenizer, tiny_vae
+from tests.pipelines.tiny import DIT, save_training_assets
 from wan_alpha.cli import main
 from wan_alpha.eval.ablation_dit import COLUMNS, ELLIPSES, ROWS, TRAININGS
 from wan_alpha.eval.generation import ellipse_region
@@ -19,12 +17,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def ablation(tmp_path_factory):
     root = tmp_path_factory.mktemp("ablate_dit")
-    torch.manual_seed(0)
-    tiny_vae().save_pretrained(root / "vae")
-    tokenizer = tiny_tokenizer()
-    UMT5EncoderModel(UMT5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, num_heads=4, d_ff=64, num_layers=1,
-                                relative_attention_num_buckets=8)).save_pretrained(root / "umt5" / "text_encoder")
-    tokenizer.save_pretrained(root / "umt5" / "tokenizer")
+    save_training_assets(root)
     config = {
         "rgba_vae": "not/used",  # replaced by --rgba-vae, as the committed command does
         "dit_config": {**DIT, "patch_size": list(DIT["patch_size"])},

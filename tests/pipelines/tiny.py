@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 from diffusers import AutoencoderKLWan
-from transformers import AutoTokenizer, BertConfig, BertModel
+from transformers import AutoTokenizer, BertConfig, BertModel, UMT5Config, UMT5EncoderModel
 
 from wan_alpha.models.dit import build_dit
 from wan_alpha.models.rgba_vae import RGBAVAE
@@ -32,6 +32,18 @@ def tiny_text_encoder(tokenizer) -> BertModel:
 
 def tiny_vae() -> RGBAVAE:
     return RGBAVAE.from_base(AutoencoderKLWan(**VAE_BASE), lora_rank=2, fusion_layers=1).eval()
+
+
+def save_training_assets(root) -> None:
+    """What the DiT trainer loads from disk: a tiny RGBA VAE in ``root/vae`` and a tiny UMT5 text encoder
+    with its tokenizer in ``root/umt5`` (random weights, seeded)."""
+    torch.manual_seed(0)
+    tiny_vae().save_pretrained(root / "vae")
+    tokenizer = tiny_tokenizer()
+    config = UMT5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, num_heads=4, d_ff=64, num_layers=1,
+                        relative_attention_num_buckets=8)
+    UMT5EncoderModel(config).save_pretrained(root / "umt5" / "text_encoder")
+    tokenizer.save_pretrained(root / "umt5" / "tokenizer")
 
 
 def tiny_pipeline(seed: int = 0, sampler: str = "euler") -> WanAlphaPipeline:

@@ -4,9 +4,8 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-from transformers import UMT5Config, UMT5EncoderModel
 
-from tests.pipelines.tiny import DIT, tiny_tokenizer, tiny_vae
+from tests.pipelines.tiny import DIT, save_training_assets
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.train.dit import train_dit
@@ -16,13 +15,7 @@ from wan_alpha.train.dit import train_dit
 def assets(tmp_path_factory):
     """A tiny RGBA VAE folder and a tiny UMT5 text encoder folder (random weights)."""
     root = tmp_path_factory.mktemp("assets")
-    torch.manual_seed(0)
-    tiny_vae().save_pretrained(root / "vae")
-    tokenizer = tiny_tokenizer()
-    config = UMT5Config(vocab_size=tokenizer.vocab_size, d_model=32, d_kv=8, num_heads=4, d_ff=64, num_layers=1,
-                        relative_attention_num_buckets=8)
-    UMT5EncoderModel(config).save_pretrained(root / "umt5" / "text_encoder")
-    tokenizer.save_pretrained(root / "umt5" / "tokenizer")
+    save_training_assets(root)
     return root
 
 
