@@ -23,6 +23,7 @@ from ..io import atomic_output
 from ..rgba import Ellipse
 from .ablation import ablation_table
 from .generation import evaluate_generation
+from .reconstruction import summarize
 
 TRAININGS: dict[str, float | None] = {"mean-sampler": None, "no-mean-sampler": 0.0}
 """Training folder -> ``mu_shift`` override (``None``: the config's own shift)."""
@@ -71,8 +72,7 @@ def score_row(pipeline: Path, prompts: list[str], mu: float | None, out: Path, *
     for ellipse, mirror in zip(ELLIPSES, reversed(ELLIPSES)):
         clips += evaluate_generation(pipeline, prompts, ellipse, mu=mu, mirror=mirror, **sampling)["clips"]
     numeric = [{k: v for k, v in c.items() if k != "prompt"} for c in clips]
-    mean = {k: sum(c[k] for c in numeric) / len(numeric) for k in numeric[0]}
-    result = {"mean": mean, "clips": len(clips), "mu": mu}
+    result = {"mean": summarize(numeric), "clips": len(clips), "mu": mu}
     with atomic_output(out, overwrite=True) as tmp:
         Path(tmp).write_text(json.dumps(result, indent=1))
     return result
