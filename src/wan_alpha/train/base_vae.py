@@ -119,7 +119,7 @@ def fit_latent_stats(vae: AutoencoderKLWan, dataset: Dataset, clips: int, backgr
 
 
 def build_base_vae(cfg: BaseVAETrainConfig) -> AutoencoderKLWan:
-    """The seeded from-scratch VAE (rebuilt identically on ``--resume``), posterior means scaled up."""
+    """The seeded from-scratch VAE (rebuilt identically on ``--resume``), posterior means times ``latent_init_scale``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.train.seed)
         try:
