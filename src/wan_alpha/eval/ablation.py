@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -62,22 +62,30 @@ def held_out_clips(config: str | os.PathLike, count: int, overrides: dict[str, A
     return SyntheticClips(count, s.frames, s.height, s.width, seed=s.seed + HELD_OUT_SEED)
 
 
+def cached_result(path: Path, compute: Callable[[], dict]) -> dict:
+    """``path``'s JSON if an earlier run wrote it, else ``compute()``, written there atomically: what lets a
+    rerun ablation command skip finished work."""
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = compute()
+    with atomic_output(path, overwrite=True) as tmp:
+        Path(tmp).write_text(json.dumps(result, indent=1))
+    return result
+
+
 def run_variant(config, output: Path, variant: str, seed: int, max_steps: int | None, eval_set, overrides) -> dict:
     """Train one variant for one seed and score it; a finished run (``eval.json``) is read back instead."""
     from ..models import RGBAVAE
     from ..train.loop import checkpoints
     from ..train.vae import train_vae
 
-    result_path = output / RESULT_FILE
-    if result_path.is_file():
-        return json.loads(result_path.read_text())
-    run_overrides = {**(overrides or {}), **VARIANTS[variant], "train.seed": seed}
-    model_dir = train_vae(config, output, max_steps=max_steps, overrides=run_overrides, resume=bool(checkpoints(output)))
-    result = evaluate_vae(RGBAVAE.from_pretrained(model_dir), eval_set)
-    result |= {"variant": variant, "seed": seed}
-    with atomic_output(result_path, overwrite=True) as tmp:
-        Path(tmp).write_text(json.dumps(result, indent=1))
-    return result
+    def train_and_score() -> dict:
+        run_overrides = {**(overrides or {}), **VARIANTS[variant], "train.seed": seed}
+        model_dir = train_vae(config, output, max_steps=max_steps, overrides=run_overrides,
+                              resume=bool(checkpoints(output)))
+        return evaluate_vae(RGBAVAE.from_pretrained(model_dir), eval_set) | {"variant": variant, "seed": seed}
+
+    return cached_result(output / RESULT_FILE, train_and_score)
 
 
 def run_vae_ablation(

@@ -13,15 +13,13 @@ model sampled from plain noise) and ``no mean sampler`` (trained and sampled wit
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import WanAlphaError
-from ..io import atomic_output
 from ..rgba import Ellipse
-from .ablation import ablation_table
+from .ablation import ablation_table, cached_result
 from .generation import evaluate_generation
 from .reconstruction import summarize
 
@@ -66,16 +64,15 @@ def train_variant(config: str | os.PathLike, output: Path, training: str, seed: 
 
 def score_row(pipeline: Path, prompts: list[str], mu: float | None, out: Path, **sampling: Any) -> dict:
     """Mean scores over both ellipses and every prompt; cached in ``out`` (rerunning reads it back)."""
-    if out.is_file():
-        return json.loads(out.read_text())
-    clips = []
-    for ellipse, mirror in zip(ELLIPSES, reversed(ELLIPSES)):
-        clips += evaluate_generation(pipeline, prompts, ellipse, mu=mu, mirror=mirror, **sampling)["clips"]
-    numeric = [{k: v for k, v in c.items() if k != "prompt"} for c in clips]
-    result = {"mean": summarize(numeric), "clips": len(clips), "mu": mu}
-    with atomic_output(out, overwrite=True) as tmp:
-        Path(tmp).write_text(json.dumps(result, indent=1))
-    return result
+
+    def score() -> dict:
+        clips = []
+        for ellipse, mirror in zip(ELLIPSES, reversed(ELLIPSES)):
+            clips += evaluate_generation(pipeline, prompts, ellipse, mu=mu, mirror=mirror, **sampling)["clips"]
+        numeric = [{k: v for k, v in c.items() if k != "prompt"} for c in clips]
+        return {"mean": summarize(numeric), "clips": len(clips), "mu": mu}
+
+    return cached_result(out, score)
 
 
 def run_dit_ablation(
