@@ -1,0 +1,49 @@
+"""Does a base RGB VAE hold up over the clip length it is used at? RGB PSNR of held-out procedural
+clips (seed 12345, composited over random backgrounds) reconstructed at 128x128 with the first 5
+frames (two latent frames, the most a 5-frame training clip exercises) and with all 17.
+
+    python bench/base_vae_frames.py runs/tiny/base_vae/vae [more VAE folders ...]
+
+A causal Wan VAE trained only on 5-frame clips never sees a chunk that follows a 4-frame chunk in
+its temporal cache; this shows whether the later latent frames decode as well as the first two.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKLWan
+
+from wan_alpha.data import SyntheticClips
+from wan_alpha.eval import psnr
+from wan_alpha.train.base_vae import composite
+
+
+@torch.no_grad()
+def frames_psnr(vae: AutoencoderKLWan, clips: SyntheticClips, frames: int) -> float:
+    generator = torch.Generator().manual_seed(0)
+    scores = []
+    for index in range(len(clips)):
+        item = clips[index]
+        rgb = composite(item["rgb"][None, :, :frames], item["alpha"][None, :, :frames], generator)
+        recon = vae.decode(vae.encode(rgb).latent_dist.mode()).sample
+        scores.append(psnr((recon[0].numpy() + 1) / 2, (rgb[0].numpy() + 1) / 2))
+    return float(np.mean(scores))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("vaes", nargs="+", help="AutoencoderKLWan folders (a tiny-all run's base_vae/vae)")
+    parser.add_argument("--clips", type=int, default=4, help="held-out clips (default 4)")
+    args = parser.parse_args()
+    clips = SyntheticClips(args.clips, 17, 128, 128, seed=12345)
+    print("| base VAE | RGB PSNR, 5 frames (dB) | RGB PSNR, 17 frames (dB) |\n|---|---|---|")
+    for path in args.vaes:
+        vae = AutoencoderKLWan.from_pretrained(path).eval()
+        print(f"| {path} | {frames_psnr(vae, clips, 5):.1f} | {frames_psnr(vae, clips, 17):.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
