@@ -18,7 +18,7 @@ from diffusers import AutoencoderKLWan
 
 from wan_alpha.data import SyntheticClips
 from wan_alpha.eval import psnr
-from wan_alpha.train.base_vae import composite
+from wan_alpha.train.base_vae import composite, encode_rgb
 
 
 @torch.no_grad()
@@ -28,7 +28,7 @@ def frames_psnr(vae: AutoencoderKLWan, clips: SyntheticClips, frames: int) -> fl
     for index in range(len(clips)):
         item = clips[index]
         rgb = composite(item["rgb"][None, :, :frames], item["alpha"][None, :, :frames], generator)
-        recon = vae.decode(vae.encode(rgb).latent_dist.mode()).sample
+        recon = vae.decode(encode_rgb(vae, rgb, normalized=False)).sample
         scores.append(psnr((recon[0].numpy() + 1) / 2, (rgb[0].numpy() + 1) / 2))
     return float(np.mean(scores))
 
