@@ -1,10 +1,12 @@
-"""Base VAE stage: the from-scratch init scales the posterior means (not the log-variances) and the
-encoder learns at a fraction of the learning rate (knobs for bench/base_vae_probe.py; both off by default)."""
+"""Base VAE stage: the from-scratch init scales the posterior means (not the log-variances), the
+encoder learns at a fraction of the learning rate (knobs for bench/base_vae_probe.py), and a later
+phase on longer clips continues a saved VAE."""
 
 import pytest
 import torch
 
 from wan_alpha.config import load_config
+from wan_alpha.errors import WanAlphaError
 from wan_alpha.train.base_vae import BaseVAETrainConfig, base_vae_optimizer, build_base_vae
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -38,3 +40,21 @@ def test_encoder_learns_at_a_fraction_of_the_rate():
     assert all(named[id(p)].startswith(("encoder.", "quant_conv.")) for p in encoder_group["params"])
     assert {named[id(p)].split(".")[0] for p in decoder_group["params"]} == {"decoder", "post_quant_conv"}
     assert len(encoder_group["params"]) + len(decoder_group["params"]) == len(named)
+
+
+def test_init_from_continues_a_saved_vae(tmp_path):
+    saved = build_base_vae(config(latent_init_scale=10.0))
+    saved.save_pretrained(tmp_path / "vae")
+    continued = build_base_vae(config(vae_config=None, init_from=str(tmp_path / "vae")))
+    assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), continued.state_dict().values()))
+
+
+@pytest.mark.parametrize("overrides", [{"init_from": "somewhere"}, {"vae_config": None}])
+def test_exactly_one_of_vae_config_and_init_from(overrides):
+    with pytest.raises(WanAlphaError, match="exactly one of vae_config"):
+        config(**overrides)
+
+
+def test_init_from_a_missing_folder_is_a_user_error(tmp_path):
+    with pytest.raises(WanAlphaError, match="no config.json"):
+        build_base_vae(config(vae_config=None, init_from=str(tmp_path / "nothing")))

@@ -23,6 +23,8 @@ TRAIN = {"max_steps": 2, "batch_size": 1, "learning_rate": 1.0e-3, "checkpoint_e
          "log_every": 1}
 STAGES = {
     "base_vae": {"vae_config": VAE, "data": DATA, "stats_clips": 2, "train": TRAIN},
+    "base_vae_long": {"init_from": "", "data": {**DATA, "synthetic": {**DATA["synthetic"], "frames": 9}},
+                      "stats_clips": 2, "train": TRAIN},
     "base_dit": {"latents": "rgb", "adapter": "none", "dit_config": DIT, "mu_shift": 0.0,
                  "text_encoder": {"kind": "minilm", "max_length": 16}, "data": DATA, "train": TRAIN},
     "rgba_vae": {"model": {"base_vae": "", "lora_rank": 2, "fusion_layers": 1}, "data": DATA,
@@ -46,7 +48,11 @@ def test_tiny_all_trains_every_stage_and_exports_a_small_model(tmp_path):
     recipe, out = write_recipe(tmp_path), tmp_path / "run"
     model = train_tiny_all(out, config=recipe)
     times = json.loads((out / "stages.json").read_text())
-    assert list(times) == ["base_vae", "base_dit", "rgba_vae", "dora", "model"]
+    assert list(times) == ["base_vae", "base_vae_long", "base_dit", "rgba_vae", "dora", "model"]
+    long_run = yaml.safe_load((out / "base_vae_long" / "config.yaml").read_text())
+    assert long_run["init_from"] == str(out / "base_vae" / "vae")  # continued, not rebuilt
+    assert yaml.safe_load((out / "rgba_vae" / "config.yaml").read_text())["model"]["base_vae"] == str(
+        out / "base_vae_long" / "vae")
     assert "| total |" in (out / "stages.md").read_text()
     index = json.loads((model / "model_index.json").read_text())
     assert index["text_encoder"] == [None, None] and index["text_encoder_kind"] == "minilm"

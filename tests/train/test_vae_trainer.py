@@ -6,9 +6,11 @@ import yaml
 from safetensors.torch import load_file
 
 from wan_alpha.cli import main
+from wan_alpha.data import SyntheticClips
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.models import RGBAVAE
-from wan_alpha.train.vae import train_vae
+from wan_alpha.rgba import random_palette_colors
+from wan_alpha.train.vae import fit_rgba_latent_stats, train_vae
 
 TINY = {
     "model": {
@@ -102,3 +104,26 @@ def test_bad_configs_are_user_errors(tmp_path, sections, needle):
     with pytest.raises(WanAlphaError, match=needle):
         train_vae(write_config(tmp_path, **sections), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_latent_stats_refit_makes_the_fused_latents_unit_scale(tmp_path):
+    path = tmp_path / "vae.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "latent_stats_clips": 2, "train": {**TINY["train"], "max_steps": 1}}))
+    model = RGBAVAE.from_pretrained(train_vae(path, tmp_path / "run")).eval()
+    assert len(model.config.latents_mean) == 4 and model.config.latents_mean != [0.0] * 4  # refitted, not the base's
+
+    clips = SyntheticClips(2, 5, 32, 32, seed=3)
+    fit_rgba_latent_stats(model, clips, clips=2, seed=0)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        z = torch.cat([model.encode(c["rgb"][None], c["alpha"][None], background=random_palette_colors(1, generator))
+                       for c in (clips[0], clips[1])])
+    per_channel = z.transpose(0, 1).flatten(1)
+    torch.testing.assert_close(per_channel.mean(1), torch.zeros(4), atol=1e-4, rtol=0)
+    torch.testing.assert_close(per_channel.std(1), torch.ones(4), atol=1e-4, rtol=0)
+
+    with torch.no_grad():  # encode and decode use the same statistics: reconstructions do not change
+        fitted = model(clips[0]["rgb"][None], clips[0]["alpha"][None])
+        model.register_to_config(latents_mean=None, latents_std=None)
+        base = model(clips[0]["rgb"][None], clips[0]["alpha"][None])
+    torch.testing.assert_close(fitted.alpha, base.alpha, atol=1e-4, rtol=0)

@@ -147,13 +147,17 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         lora_rank: rank of each decoder's LoRA (reference 128); 0 means no LoRA (e.g. after merging).
         lora_alpha: LoRA scale numerator; ``None`` means ``lora_rank`` (scale 1).
         fusion_layers: number of [ResBlock, Attn] pairs in the fusion block (reference 2).
+        latents_mean, latents_std: per-channel statistics of the fused latents, fitted after training
+            (:func:`wan_alpha.train.vae.fit_rgba_latent_stats`); ``None`` normalises with the base
+            VAE's (the reference: Wan's statistics, which Wan2.1's DiT was trained on).
     """
 
     _supports_gradient_checkpointing = False
 
     @register_to_config
     def __init__(
-        self, base_config: dict, lora_rank: int = 128, lora_alpha: float | None = None, fusion_layers: int = 2
+        self, base_config: dict, lora_rank: int = 128, lora_alpha: float | None = None, fusion_layers: int = 2,
+        latents_mean: list[float] | None = None, latents_std: list[float] | None = None,
     ) -> None:
         super().__init__()
         base_config = {k: v for k, v in base_config.items() if not k.startswith("_")}
@@ -250,14 +254,15 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         return self.fusion.conv_out.out_channels
 
     def _latent_stats(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cfg = self.config.base_config
-        shape = (1, self.z_dim, 1, 1, 1)
-        mean = torch.tensor(cfg.get("latents_mean", [0.0] * self.z_dim), device=z.device, dtype=z.dtype).view(shape)
-        std = torch.tensor(cfg.get("latents_std", [1.0] * self.z_dim), device=z.device, dtype=z.dtype).view(shape)
-        return mean, std
+        base, shape = self.config.base_config, (1, self.z_dim, 1, 1, 1)
+        mean = self.config.latents_mean or base.get("latents_mean") or [0.0] * self.z_dim
+        std = self.config.latents_std or base.get("latents_std") or [1.0] * self.z_dim
+        return (torch.tensor(mean, device=z.device, dtype=z.dtype).view(shape),
+                torch.tensor(std, device=z.device, dtype=z.dtype).view(shape))
 
     def normalize_latents(self, z: torch.Tensor) -> torch.Tensor:
-        """Raw Z -> ``(Z - latents_mean) / latents_std`` (the base VAE's statistics, as the DiT expects)."""
+        """Raw Z -> ``(Z - latents_mean) / latents_std``: the fitted statistics of the fused latents if
+        any, else the base VAE's (as the DiT expects)."""
         mean, std = self._latent_stats(z)
         return (z - mean) / std
 

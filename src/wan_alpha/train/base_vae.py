@@ -30,6 +30,8 @@ from ..losses import ReconLossConfig, recon_loss
 from ..models.rgba_vae import decode_unclamped
 from ..rgba import soft_render
 from .loop import DataConfig, LoopConfig, build_datasets, make_accelerator, prepare_output, train_loop
+from .vae import VAEModelConfig, channel_stats
+from .vae import build_base_vae as load_base_vae
 
 MODEL_DIR = "vae"
 
@@ -38,8 +40,11 @@ MODEL_DIR = "vae"
 class BaseVAETrainConfig:
     """``train tiny-all``'s base VAE stage (see ``configs/tiny_base_vae.yaml``)."""
 
-    vae_config: dict[str, Any]
     data: DataConfig
+    vae_config: dict[str, Any] | None = None  # a fresh AutoencoderKLWan ...
+    # ... or the saved one of an earlier run to continue from: a second phase on longer clips, since a
+    # causal VAE only decodes well as many latent frames as its training clips had (bench/base_vae_frames.py)
+    init_from: str | None = None
     loss: ReconLossConfig = field(default_factory=ReconLossConfig)
     kl_weight: float = 1e-6
     background: str = "mixed"
@@ -50,6 +55,10 @@ class BaseVAETrainConfig:
     latent_init_scale: float = 1.0  # multiplies the posterior-mean half of quant_conv at init
     encoder_lr_scale: float = 1.0  # encoder + quant_conv learn at this fraction of the learning rate
     train: LoopConfig = field(default_factory=LoopConfig)
+
+    def __post_init__(self) -> None:
+        if (self.vae_config is None) == (self.init_from is None):
+            raise WanAlphaError("base VAE stage: give exactly one of vae_config (from scratch) and init_from (a VAE folder)")
 
 
 def composite(rgb: torch.Tensor, alpha: torch.Tensor, generator: torch.Generator, kind: str = "mixed") -> torch.Tensor:
@@ -113,13 +122,15 @@ def fit_latent_stats(vae: AutoencoderKLWan, dataset: Dataset, clips: int, backgr
     for index in range(min(clips, len(dataset))):
         item = dataset[index]
         rgb = composite(item["rgb"][None], item["alpha"][None], generator, background)
-        latents.append(encode_rgb(vae, rgb, normalized=False).float().transpose(0, 1).flatten(1))
-    z = torch.cat(latents, dim=1)
-    vae.register_to_config(latents_mean=z.mean(1).tolist(), latents_std=z.std(1).clamp_min(1e-3).tolist())
+        latents.append(encode_rgb(vae, rgb, normalized=False))
+    vae.register_to_config(**channel_stats(latents))
 
 
 def build_base_vae(cfg: BaseVAETrainConfig) -> AutoencoderKLWan:
-    """The seeded from-scratch VAE (rebuilt identically on ``--resume``), posterior means times ``latent_init_scale``."""
+    """The ``init_from`` VAE, or the seeded from-scratch one (rebuilt identically on ``--resume``) with its
+    posterior means times ``latent_init_scale``."""
+    if cfg.init_from is not None:
+        return load_base_vae(VAEModelConfig(base_vae=cfg.init_from))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.train.seed)
         try:

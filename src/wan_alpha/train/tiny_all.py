@@ -3,7 +3,8 @@
 Stages (each its own resumable run folder under ``OUTPUT``; a finished stage is skipped):
 
 0. ``data/emoji``: animated Noto emoji clips (when the emoji package is given; else synthetic only);
-1. ``base_vae``: base RGB video VAE (:mod:`.base_vae`), Wan2.1's VAE role;
+1. ``base_vae``: base RGB video VAE (:mod:`.base_vae`), Wan2.1's VAE role, on short clips;
+   ``base_vae_long``: the same VAE continued on full-length clips (skipped when the config names none);
 2. ``base_dit``: base text-to-RGB-video DiT (:mod:`.dit`, ``latents: rgb``, ``adapter: none``);
 3. ``rgba_vae``: the RGBA VAE with rendering losses and TABD against the frozen base DiT (:mod:`.vae`);
 4. ``dora``: DoRA fine-tuning on RGBA latents with the mean-shifted flow loss (:mod:`.dit`);
@@ -36,7 +37,7 @@ from .dit import PIPELINE_DIR, TRANSFORMER_DIR, train_dit
 from .vae import MODEL_DIR as RGBA_VAE_DIR
 from .vae import train_vae
 
-STAGES = ("data", "base_vae", "base_dit", "rgba_vae", "dora", "model")
+STAGES = ("data", "base_vae", "base_vae_long", "base_dit", "rgba_vae", "dora", "model")
 MODEL_DIR = "model"
 TIMES_FILE = "stages.json"
 
@@ -56,6 +57,7 @@ class TinyAllConfig:
 
     emoji: EmojiDataConfig = field(default_factory=EmojiDataConfig)
     base_vae: str = "tiny_base_vae"
+    base_vae_long: str | None = "tiny_base_vae_long"
     base_dit: str = "tiny_base_dit"
     rgba_vae: str = "tiny_rgba_vae"
     dora: str = "tiny_dora"
@@ -119,11 +121,16 @@ def train_tiny_all(
         return (out / stage / "checkpoints").is_dir()
 
     base_vae = out / "base_vae" / BASE_VAE_DIR
+    _run_stage(out, "base_vae", base_vae, lambda: train_base_vae(
+        cfg.base_vae, out / "base_vae", resume=resuming("base_vae"), overrides=data))
+    if cfg.base_vae_long is not None:
+        short_vae, base_vae = base_vae, out / "base_vae_long" / BASE_VAE_DIR
+        _run_stage(out, "base_vae_long", base_vae, lambda: train_base_vae(
+            cfg.base_vae_long, out / "base_vae_long", resume=resuming("base_vae_long"),
+            overrides={**data, "init_from": str(short_vae)}))
     base_dit = out / "base_dit" / TRANSFORMER_DIR
     rgba_vae = out / "rgba_vae" / RGBA_VAE_DIR
     pipeline = out / "dora" / PIPELINE_DIR
-    _run_stage(out, "base_vae", base_vae, lambda: train_base_vae(
-        cfg.base_vae, out / "base_vae", resume=resuming("base_vae"), overrides=data))
     _run_stage(out, "base_dit", base_dit, lambda: train_dit(
         cfg.base_dit, resume=resuming("base_dit"), output=out / "base_dit", overrides={**data, "base_vae": str(base_vae)}))
     _run_stage(out, "rgba_vae", rgba_vae, lambda: train_vae(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers import AutoencoderKLWan
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from ..config import load_config
 from ..errors import WanAlphaError
@@ -93,6 +93,10 @@ class VAETrainConfig:
     # false: the paper's "naive RGB-A VAE" ablation row: the clip is encoded over black (no random
     # palette colour) and scored on alpha and on that black-filled RGB only (no soft/hard renders).
     rendering: bool = True
+    # > 0: refit the latent statistics on this many training clips after training, so the DiT sees
+    # unit-scale fused latents. 0 keeps the base VAE's (the reference, for Wan2.1's DiT); a tiny model's
+    # fused latents come out several times wider than its base VAE's (bench/results/tiny_recipe-v4).
+    latent_stats_clips: int = 0
 
 
 def build_base_vae(config: VAEModelConfig) -> AutoencoderKLWan:
@@ -107,6 +111,26 @@ def build_base_vae(config: VAEModelConfig) -> AutoencoderKLWan:
     if not (folder / "config.json").is_file():
         raise WanAlphaError(f"{path} is not a diffusers AutoencoderKLWan folder (no config.json): give a local Wan VAE")
     return AutoencoderKLWan.from_pretrained(folder, local_files_only=True)
+
+
+def channel_stats(latents: list[torch.Tensor]) -> dict[str, list[float]]:
+    """Per-channel ``latents_mean``/``latents_std`` of latents ``(B, C, ...)``, as diffusers VAE configs keep them."""
+    z = torch.cat([latent.float().transpose(0, 1).flatten(1) for latent in latents], dim=1)
+    return {"latents_mean": z.mean(1).tolist(), "latents_std": z.std(1).clamp_min(1e-3).tolist()}
+
+
+@torch.no_grad()
+def fit_rgba_latent_stats(vae: RGBAVAE, dataset: Dataset, clips: int, seed: int) -> None:
+    """Write the statistics of the fused latents of ``clips`` clips into ``vae``'s config, each clip
+    hard-rendered over a random palette colour as the DiT trainer encodes it."""
+    generator = torch.Generator().manual_seed(seed)
+    latents = []
+    for index in range(min(clips, len(dataset))):
+        item = dataset[index]
+        background = random_palette_colors(1, generator, vae.device)
+        latents.append(vae.encode(item["rgb"][None].to(vae.device), item["alpha"][None].to(vae.device),
+                                  background=background, normalized=False))
+    vae.register_to_config(**channel_stats(latents))
 
 
 def build_tabd(config: TABDConfig) -> tuple[torch.nn.Module, torch.Tensor] | None:
@@ -259,7 +283,10 @@ def train_vae(
     train_loop(accelerator, vae, optimizer, loader, step_fn, cfg.train, output_dir, resume, validate_fn)
     target = output_dir / MODEL_DIR
     if accelerator.is_main_process:
+        final = accelerator.unwrap_model(vae).eval()
+        if cfg.latent_stats_clips:
+            fit_rgba_latent_stats(final, train_set, cfg.latent_stats_clips, cfg.train.seed)
         with atomic_output(target, overwrite=True, directory=True) as tmp:
-            accelerator.unwrap_model(vae).save_pretrained(tmp)
+            final.save_pretrained(tmp)
     accelerator.wait_for_everyone()
     return target
