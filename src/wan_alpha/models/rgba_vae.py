@@ -42,6 +42,7 @@ from peft import inject_adapter_in_model
 from ..errors import WanAlphaError
 from ..rgba import hard_render, latent_frame_count
 from .lora_conv import conv_module_names, lora_config, merge_lora
+from .onednn_conv import use_onednn_conv3d
 
 TEMPORAL_CHUNK = 4
 """Frames per encoder chunk after the first frame (the base VAE's 4x temporal stride)."""
@@ -174,6 +175,7 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         self.parallel_decode = False  # RGB and alpha decoders on two CUDA streams (2x decode activations)
         if lora_rank:
             self._inject_lora(lora_rank, lora_alpha)
+        use_onednn_conv3d(self)
 
     # ---------------------------------------------------------------- construction and weights
     @classmethod
@@ -220,6 +222,7 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         """One LoRA per decoder on every causal conv, attention projection and upsampler conv."""
         for vae in (self.vae_rgb, self.vae_alpha):
             inject_adapter_in_model(lora_config(rank, alpha, conv_module_names(vae.decoder)), vae.decoder)
+        use_onednn_conv3d(self)  # the new LoRA layers too
 
     def merge_lora(self) -> None:
         """Fold both decoders' LoRA into their weights (inference graph == base decoder); config rank -> 0."""
