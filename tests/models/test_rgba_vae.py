@@ -225,3 +225,20 @@ def test_loading_checkpoint_with_wrong_keys_names_them(vae, tmp_path, edit):
 def test_loading_a_missing_folder_is_a_user_error(tmp_path):
     with pytest.raises(WanAlphaError, match="no config.json"):
         RGBAVAE.from_pretrained(tmp_path / "nowhere")
+
+
+def test_fusion_init_rgb_starts_at_the_base_posterior_mean(base):
+    vae = RGBAVAE.from_base(base, lora_rank=4, fusion_init="rgb").eval()
+    rgb, alpha = clip(frames=9)
+    with torch.no_grad():
+        fused = vae.encode(rgb, alpha, normalized=False)
+        other_alpha = vae.encode(rgb, 1 - alpha, normalized=False)
+        expected = base.encode(rgb).latent_dist.mean
+    torch.testing.assert_close(fused, expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(other_alpha, fused)  # alpha enters only once training opens its path
+    assert any(p.requires_grad for p in vae.fusion.conv_in.parameters())
+
+
+def test_unknown_fusion_init_is_a_user_error(base):
+    with pytest.raises(WanAlphaError, match="fusion_init"):
+        RGBAVAE.from_base(base, fusion_init="zeros")

@@ -44,6 +44,7 @@ from ..rgba import hard_render, latent_frame_count
 from .lora_conv import conv_module_names, lora_config, merge_lora
 from .onednn_conv import use_onednn_conv3d
 
+FUSION_INITS = ("random", "rgb")
 TEMPORAL_CHUNK = 4
 """Frames per encoder chunk after the first frame (the base VAE's 4x temporal stride)."""
 
@@ -99,6 +100,29 @@ class FusionBlock(nn.Module):
         self.attentions = nn.ModuleList([WanAttentionBlock(dim) for _ in range(num_layers)])
         self.norm_out = WanRMS_norm(dim, images=False)
         self.conv_out = WanCausalConv3d(dim, z_dim, 3, padding=1)
+
+    @torch.no_grad()
+    def copy_base_head(self, base_vae: AutoencoderKLWan) -> None:
+        """Start as ``base_vae``'s encoder head on the RGB features: conv_in passes them through, every
+        residual and attention branch starts at zero (identity blocks), and norm_out/conv_out become the
+        base norm_out and conv_out composed with the posterior-mean half of quant_conv. A random fusion
+        block gives a latent that barely depends on the clip, from which the tiny recipe's decoders only
+        learnt the mean alpha (bench/results/tiny_recipe-v5)."""
+        dim, z_dim = self.conv_out.in_channels, self.conv_out.out_channels
+        self.conv_in.weight.zero_()
+        self.conv_in.weight[:, :dim, 0, 0, 0] = torch.eye(dim)
+        self.conv_in.bias.zero_()
+        for resnet in self.resnets:
+            resnet.conv2.weight.zero_()
+            resnet.conv2.bias.zero_()
+        for attn in self.attentions:
+            attn.proj.weight.zero_()
+            attn.proj.bias.zero_()
+        head = base_vae.encoder
+        self.norm_out.load_state_dict(head.norm_out.state_dict())
+        quant = base_vae.quant_conv.weight[:z_dim, :, 0, 0, 0]
+        self.conv_out.weight.copy_(torch.einsum("zc,cikhw->zikhw", quant, head.conv_out.weight))
+        self.conv_out.bias.copy_(quant @ head.conv_out.bias + base_vae.quant_conv.bias[:z_dim])
 
     def forward(
         self, rgb_feat: torch.Tensor, alpha_feat: torch.Tensor, feat_cache: list | None = None, feat_idx: list[int] | None = None
@@ -180,9 +204,14 @@ class RGBAVAE(ModelMixin, ConfigMixin):
     # ---------------------------------------------------------------- construction and weights
     @classmethod
     def from_base(
-        cls, base_vae: AutoencoderKLWan, lora_rank: int = 128, lora_alpha: float | None = None, fusion_layers: int = 2
+        cls, base_vae: AutoencoderKLWan, lora_rank: int = 128, lora_alpha: float | None = None, fusion_layers: int = 2,
+        fusion_init: str = "random",
     ) -> RGBAVAE:
-        """A new RGBA VAE around ``base_vae``'s weights: fusion freshly initialised, LoRA at zero."""
+        """A new RGBA VAE around ``base_vae``'s weights, LoRA at zero. ``fusion_init="random"``: the fusion
+        block freshly initialised; ``"rgb"``: it starts as the base VAE's own head on the RGB features
+        (see :meth:`FusionBlock.copy_base_head`), so the first fused latent is the base posterior mean."""
+        if fusion_init not in FUSION_INITS:
+            raise WanAlphaError(f"fusion_init must be one of {', '.join(FUSION_INITS)}, got {fusion_init!r}")
         config = {k: v for k, v in base_vae.config.items() if not k.startswith("_")}
         model = cls(config, lora_rank=0, fusion_layers=fusion_layers)
         base = base_vae.state_dict()
@@ -192,6 +221,8 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         model.encoder.load_state_dict(trunk)
         model.vae_rgb.load_state_dict(decoder)
         model.vae_alpha.load_state_dict(decoder)
+        if fusion_init == "rgb":
+            model.fusion.copy_base_head(base_vae)
         if lora_rank:
             model._inject_lora(lora_rank, lora_alpha)
             model.register_to_config(lora_rank=lora_rank, lora_alpha=lora_alpha)

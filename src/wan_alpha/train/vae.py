@@ -47,6 +47,7 @@ class VAEModelConfig:
     lora_rank: int = 128
     lora_alpha: float | None = None
     fusion_layers: int = 2
+    fusion_init: str = "random"  # "rgb": the fusion block starts as the base VAE's head on the RGB features
 
     def __post_init__(self) -> None:
         if (self.base_vae is None) == (self.base_vae_config is None):
@@ -155,7 +156,8 @@ def build_tabd(config: TABDConfig) -> tuple[torch.nn.Module, torch.Tensor] | Non
 
 def build_rgba_vae(config: VAEModelConfig) -> RGBAVAE:
     return RGBAVAE.from_base(
-        build_base_vae(config), lora_rank=config.lora_rank, lora_alpha=config.lora_alpha, fusion_layers=config.fusion_layers
+        build_base_vae(config), lora_rank=config.lora_rank, lora_alpha=config.lora_alpha,
+        fusion_layers=config.fusion_layers, fusion_init=config.fusion_init,
     )
 
 

@@ -1,0 +1,43 @@
+"""Does an RGBA VAE's latent depend on the clip? For held-out procedural clips (seed 12345, 17x128x128,
+each over a random palette colour as the DiT trainer encodes them): the std of the normalised latents,
+their std across clips at each position (near 0: the encoder ignores its input), and the mean alpha
+of the reconstructions against the clips' own.
+
+    python bench/rgba_latent_spread.py runs/tiny_v5/model runs/tiny_v6/model [--clips 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from wan_alpha.data import SyntheticClips
+from wan_alpha.pipelines import WanAlphaPipeline
+from wan_alpha.rgba import random_palette_colors
+
+
+@torch.no_grad()
+def spread(model: str, clips: SyntheticClips) -> str:
+    vae = WanAlphaPipeline.from_pretrained(model).vae.eval()
+    generator = torch.Generator().manual_seed(0)
+    latents = torch.cat([vae.encode(clips[i]["rgb"][None], clips[i]["alpha"][None],
+                                    background=random_palette_colors(1, generator)) for i in range(len(clips))])
+    _, alpha = vae.decode(latents)
+    truth = torch.stack([clips[i]["alpha"] for i in range(len(clips))])
+    return (f"| {model} | {latents.std():.2f} | {latents.std(0).mean():.2f} | {alpha.mean():.3f} | {truth.mean():.3f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="+", help="pipeline folders (a tiny-all run's model/)")
+    parser.add_argument("--clips", type=int, default=4, help="held-out clips (default 4)")
+    args = parser.parse_args()
+    clips = SyntheticClips(args.clips, 17, 128, 128, seed=12345)
+    print("| model | latent std | std across clips | reconstructed mean alpha | true mean alpha |\n|---|---|---|---|---|")
+    for model in args.models:
+        print(spread(model, clips), flush=True)
+
+
+if __name__ == "__main__":
+    main()
