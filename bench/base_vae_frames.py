@@ -10,12 +10,11 @@ its temporal cache; this shows whether the later latent frames decode as well as
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 from diffusers import AutoencoderKLWan
 
+from heldout import folders_and_clips
 from wan_alpha.data import SyntheticClips
 from wan_alpha.eval import psnr
 from wan_alpha.train.base_vae import composite, encode_rgb
@@ -34,16 +33,11 @@ def frames_psnr(vae: AutoencoderKLWan, clips: SyntheticClips, frames: int) -> fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("vaes", nargs="+", help="AutoencoderKLWan folders (a tiny-all run's base_vae/vae)")
-    parser.add_argument("--clips", type=int, default=4, help="held-out clips (default 4)")
-    args = parser.parse_args()
-    clips = SyntheticClips(args.clips, 17, 128, 128, seed=12345)
+    vaes, clips = folders_and_clips(__doc__, "vaes", "AutoencoderKLWan folders (a tiny-all run's base_vae/vae)")
     print("| base VAE | RGB PSNR, 5 frames (dB) | RGB PSNR, 17 frames (dB) |\n|---|---|---|")
-    for path in args.vaes:
+    for path in vaes:
         vae = AutoencoderKLWan.from_pretrained(path).eval()
         print(f"| {path} | {frames_psnr(vae, clips, 5):.1f} | {frames_psnr(vae, clips, 17):.1f} |", flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wan_alpha.data import RGBAClipDataset, SyntheticClips
+from heldout import HELDOUT_SEED, heldout_clips
+from wan_alpha.data import RGBAClipDataset
 from wan_alpha.eval import alpha_shares, dtssd, over_background_psnr, psnr
 from wan_alpha.eval.reconstruction import clip_arrays
 from wan_alpha.pipelines import WanAlphaPipeline
@@ -90,7 +91,7 @@ def reconstruct(vae, item: dict) -> dict[str, float]:
 
 
 def vae_section(pipe: WanAlphaPipeline, emoji_manifest: str | None, clips: int = 8) -> dict:
-    sets = {"synthetic (seed 12345)": SyntheticClips(clips, 17, 128, 128, seed=12345)}
+    sets = {f"synthetic (seed {HELDOUT_SEED})": heldout_clips(clips)}
     if emoji_manifest:
         sets["emoji (held-out build)"] = RGBAClipDataset(emoji_manifest, frames=17, height=128, width=128, random_crop=False)
     results = {}

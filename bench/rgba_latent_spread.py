@@ -8,10 +8,9 @@ of the reconstructions against the clips' own.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
+from heldout import folders_and_clips
 from wan_alpha.data import SyntheticClips
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.rgba import random_palette_colors
@@ -29,15 +28,10 @@ def spread(model: str, clips: SyntheticClips) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="+", help="pipeline folders (a tiny-all run's model/)")
-    parser.add_argument("--clips", type=int, default=4, help="held-out clips (default 4)")
-    args = parser.parse_args()
-    clips = SyntheticClips(args.clips, 17, 128, 128, seed=12345)
+    models, clips = folders_and_clips(__doc__, "models", "pipeline folders (a tiny-all run's model/)")
     print("| model | latent std | std across clips | reconstructed mean alpha | true mean alpha |\n|---|---|---|---|---|")
-    for model in args.models:
+    for model in models:
         print(spread(model, clips), flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -24,11 +24,10 @@ def test_shipped_model_is_small_and_names_its_text_encoder():
 def test_shipped_model_generates_a_clip_with_a_varying_alpha():
     pipe = WanAlphaPipeline.from_pretrained(DEFAULT_MODEL)
     pipe.set_progress_bar_config(disable=True)
-    # the default clip (17x128x128, the model's 8 steps): fewer steps, frames or pixels give an empty
-    # alpha with this weak model (see its model card)
-    out = pipe("a red balloon floating up", generator=torch.Generator().manual_seed(0))
-    assert out.rgb.shape == (1, 3, 17, 128, 128) and out.alpha.shape == (1, 1, 17, 128, 128)
-    assert torch.isfinite(out.rgb).all() and out.alpha.std() > 0.01
+    out = pipe("a red balloon floating up", num_inference_steps=1, num_frames=5, height=64, width=64,
+               generator=torch.Generator().manual_seed(0))
+    assert out.rgb.shape == (1, 3, 5, 64, 64) and out.alpha.shape == (1, 1, 5, 64, 64)
+    assert torch.isfinite(out.rgb).all() and out.alpha.std() > 0.01  # 0.02 measured; an empty alpha gives 0
 
 
 def test_generate_without_model_uses_the_shipped_one(tmp_path):
