@@ -30,7 +30,7 @@ from ..losses import ReconLossConfig, recon_loss
 from ..models.rgba_vae import decode_unclamped
 from ..rgba import soft_render
 from .loop import DataConfig, LoopConfig, build_datasets, make_accelerator, prepare_output, train_loop
-from .vae import VAEModelConfig, channel_stats
+from .vae import VAEModelConfig, register_latent_stats
 from .vae import build_base_vae as load_base_vae
 
 MODEL_DIR = "vae"
@@ -114,16 +114,10 @@ def _validate(vae: AutoencoderKLWan, dataset: Dataset, background: str) -> dict[
     return {"val_rgb_psnr": float(np.mean(scores))} if scores else {}
 
 
-@torch.no_grad()
 def fit_latent_stats(vae: AutoencoderKLWan, dataset: Dataset, clips: int, background: str, seed: int) -> None:
     """Write the per-channel mean/std of the posterior means over ``clips`` clips into the config."""
-    generator = torch.Generator().manual_seed(seed)
-    latents = []
-    for index in range(min(clips, len(dataset))):
-        item = dataset[index]
-        rgb = composite(item["rgb"][None], item["alpha"][None], generator, background)
-        latents.append(encode_rgb(vae, rgb, normalized=False))
-    vae.register_to_config(**channel_stats(latents))
+    register_latent_stats(vae, dataset, clips, seed, lambda item, generator: encode_rgb(
+        vae, composite(item["rgb"][None], item["alpha"][None], generator, background), normalized=False))
 
 
 def build_base_vae(cfg: BaseVAETrainConfig) -> AutoencoderKLWan:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,24 +115,26 @@ def build_base_vae(config: VAEModelConfig) -> AutoencoderKLWan:
     return AutoencoderKLWan.from_pretrained(folder, local_files_only=True)
 
 
-def channel_stats(latents: list[torch.Tensor]) -> dict[str, list[float]]:
-    """Per-channel ``latents_mean``/``latents_std`` of latents ``(B, C, ...)``, as diffusers VAE configs keep them."""
-    z = torch.cat([latent.float().transpose(0, 1).flatten(1) for latent in latents], dim=1)
-    return {"latents_mean": z.mean(1).tolist(), "latents_std": z.std(1).clamp_min(1e-3).tolist()}
-
-
 @torch.no_grad()
+def register_latent_stats(
+    model: RGBAVAE | AutoencoderKLWan, dataset: Dataset, clips: int, seed: int,
+    encode: Callable[[dict, torch.Generator], torch.Tensor],
+) -> None:
+    """Write the per-channel ``latents_mean``/``latents_std`` of ``encode(item, generator)`` (raw latents
+    ``(1, C, ...)``) over the first ``clips`` items into ``model``'s config, as diffusers VAE configs keep them."""
+    generator = torch.Generator().manual_seed(seed)
+    latents = [encode(dataset[index], generator) for index in range(min(clips, len(dataset)))]
+    z = torch.cat([latent.float().transpose(0, 1).flatten(1) for latent in latents], dim=1)
+    model.register_to_config(latents_mean=z.mean(1).tolist(), latents_std=z.std(1).clamp_min(1e-3).tolist())
+
+
 def fit_rgba_latent_stats(vae: RGBAVAE, dataset: Dataset, clips: int, seed: int) -> None:
     """Write the statistics of the fused latents of ``clips`` clips into ``vae``'s config, each clip
     hard-rendered over a random palette colour as the DiT trainer encodes it."""
-    generator = torch.Generator().manual_seed(seed)
-    latents = []
-    for index in range(min(clips, len(dataset))):
-        item = dataset[index]
-        background = random_palette_colors(1, generator, vae.device)
-        latents.append(vae.encode(item["rgb"][None].to(vae.device), item["alpha"][None].to(vae.device),
-                                  background=background, normalized=False))
-    vae.register_to_config(**channel_stats(latents))
+    device = vae.device
+    register_latent_stats(vae, dataset, clips, seed, lambda item, generator: vae.encode(
+        item["rgb"][None].to(device), item["alpha"][None].to(device),
+        background=random_palette_colors(1, generator, device), normalized=False))
 
 
 def build_tabd(config: TABDConfig) -> tuple[torch.nn.Module, torch.Tensor] | None:
