@@ -1,7 +1,7 @@
 """Does an RGBA VAE's latent depend on the clip? For held-out procedural clips (seed 12345, 17x128x128,
 each over a random palette colour as the DiT trainer encodes them): the std of the normalised latents,
 their std across clips at each position (near 0: the encoder ignores its input), and the mean alpha
-of the reconstructions against the clips' own.
+and the shares of fully transparent / opaque pixels of the reconstructions against the clips' own.
 
     python bench/rgba_latent_spread.py runs/tiny_v5/model runs/tiny_v6/model [--clips 4]
 """
@@ -12,6 +12,7 @@ import torch
 
 from heldout import folders_and_clips
 from wan_alpha.data import SyntheticClips
+from wan_alpha.eval import alpha_shares
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.rgba import random_palette_colors
 
@@ -24,12 +25,15 @@ def spread(model: str, clips: SyntheticClips) -> str:
                                     background=random_palette_colors(1, generator)) for i in range(len(clips))])
     _, alpha = vae.decode(latents)
     truth = torch.stack([clips[i]["alpha"] for i in range(len(clips))])
-    return (f"| {model} | {latents.std():.2f} | {latents.std(0).mean():.2f} | {alpha.mean():.3f} | {truth.mean():.3f} |")
+    shares, true_shares = alpha_shares(alpha.numpy()), alpha_shares(truth.numpy())
+    return (f"| {model} | {latents.std():.2f} | {latents.std(0).mean():.2f} | {alpha.mean():.3f} | {truth.mean():.3f} | "
+            f"{shares['transparent']:.2f} / {shares['opaque']:.2f} | {true_shares['transparent']:.2f} / {true_shares['opaque']:.2f} |")
 
 
 def main() -> None:
     models, clips = folders_and_clips(__doc__, "models", "pipeline folders (a tiny-all run's model/)")
-    print("| model | latent std | std across clips | reconstructed mean alpha | true mean alpha |\n|---|---|---|---|---|")
+    print("| model | latent std | std across clips | reconstructed mean alpha | true mean alpha | reconstructed "
+          "transparent / opaque share | true transparent / opaque share |\n|---|---|---|---|---|---|---|")
     for model in models:
         print(spread(model, clips), flush=True)
 
