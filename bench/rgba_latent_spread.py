@@ -3,23 +3,27 @@ each over a random palette colour as the DiT trainer encodes them): the std of t
 their std across clips at each position (near 0: the encoder ignores its input), and the mean alpha
 and the shares of fully transparent / opaque pixels of the reconstructions against the clips' own.
 
-    python bench/rgba_latent_spread.py runs/tiny_v5/model runs/tiny_v6/model [--clips 4]
+    python bench/rgba_latent_spread.py runs/tiny_v5/model runs/tiny_v6/rgba_vae/rgba_vae [--clips 4]
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
 from heldout import folders_and_clips
 from wan_alpha.data import SyntheticClips
 from wan_alpha.eval import alpha_shares
+from wan_alpha.models import RGBAVAE
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.rgba import random_palette_colors
 
 
 @torch.no_grad()
 def spread(model: str, clips: SyntheticClips) -> str:
-    vae = WanAlphaPipeline.from_pretrained(model).vae.eval()
+    is_pipeline = (Path(model) / "model_index.json").is_file()
+    vae = (WanAlphaPipeline.from_pretrained(model).vae if is_pipeline else RGBAVAE.from_pretrained(model)).eval()
     generator = torch.Generator().manual_seed(0)
     latents = torch.cat([vae.encode(clips[i]["rgb"][None], clips[i]["alpha"][None],
                                     background=random_palette_colors(1, generator)) for i in range(len(clips))])
@@ -31,7 +35,7 @@ def spread(model: str, clips: SyntheticClips) -> str:
 
 
 def main() -> None:
-    models, clips = folders_and_clips(__doc__, "models", "pipeline folders (a tiny-all run's model/)")
+    models, clips = folders_and_clips(__doc__, "models", "pipeline folders (a tiny-all run's model/) or RGBAVAE folders")
     print("| model | latent std | std across clips | reconstructed mean alpha | true mean alpha | reconstructed "
           "transparent / opaque share | true transparent / opaque share |\n|---|---|---|---|---|---|---|")
     for model in models:
