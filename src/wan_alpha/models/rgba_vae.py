@@ -107,7 +107,7 @@ class FusionBlock(nn.Module):
         residual and attention branch starts at zero (identity blocks), and norm_out/conv_out become the
         base norm_out and conv_out composed with the posterior-mean half of quant_conv. A random fusion
         block gives a latent that barely depends on the clip, from which the tiny recipe's decoders only
-        learnt the mean alpha (bench/results/tiny_recipe-v5)."""
+        learnt the mean alpha (bench/results/rgba_latent_spread.md)."""
         dim, z_dim = self.conv_out.in_channels, self.conv_out.out_channels
         self.conv_in.weight.zero_()
         self.conv_in.weight[:, :dim, 0, 0, 0] = torch.eye(dim)

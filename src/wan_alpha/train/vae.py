@@ -97,7 +97,7 @@ class VAETrainConfig:
     rendering: bool = True
     # > 0: refit the latent statistics on this many training clips after training, so the DiT sees
     # unit-scale fused latents. 0 keeps the base VAE's (the reference, for Wan2.1's DiT); a tiny model's
-    # fused latents come out several times wider than its base VAE's (bench/results/tiny_recipe-v4).
+    # fused latents come out several times wider than its base VAE's (bench/results/rgba_latent_spread.md).
     latent_stats_clips: int = 0
 
 
