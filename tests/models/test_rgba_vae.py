@@ -91,7 +91,7 @@ def test_fresh_lora_decoders_equal_the_base_decoder(vae, base):
     torch.testing.assert_close(alpha, (expected.mean(1, keepdim=True) + 1) / 2)
 
 
-def test_training_decode_skips_the_clamp_so_saturated_pixels_keep_gradients(vae):
+def test_training_decode_clamps_straight_through_so_saturated_pixels_keep_gradients(vae):
     z = torch.randn(1, 4, 2, 2, 2)
     out_bias = vae.vae_rgb.decoder.conv_out.bias
     with torch.no_grad():
@@ -100,30 +100,47 @@ def test_training_decode_skips_the_clamp_so_saturated_pixels_keep_gradients(vae)
         with torch.no_grad():
             clamped, _ = vae.decode(z, normalized=False)
         z.requires_grad_(True)
-        rgb, _ = vae.decode(z, normalized=False, clamp=False)
+        rgb, _ = vae.decode(z, normalized=False, straight_through=True)
     finally:
         with torch.no_grad():
             out_bias.sub_(1.5)
-    saturated = (rgb.abs() > 1).float()
+    saturated = (rgb == 1).float()
     assert saturated.mean() > 0.5
-    torch.testing.assert_close(rgb.detach().clamp(-1, 1), clamped)
+    torch.testing.assert_close(rgb.detach(), clamped)  # the values inference gives
     (rgb * saturated).sum().backward()
     assert z.grad.abs().sum() > 0  # through the clamp this gradient would be exactly zero
 
 
-def test_forward_clamps_only_in_eval_mode(vae):
+def test_training_alpha_is_the_mean_of_clamped_channels_as_at_inference(vae):
+    # channels that average to -1 but do not all saturate are a haze at inference, so they must be in training too
+    z = torch.randn(1, 4, 2, 2, 2)
+    out = vae.vae_alpha.decoder.conv_out
+    with torch.no_grad():
+        out.bias.copy_(torch.tensor([-0.1, -2.0, 0.0]) + out.bias)
+    with torch.no_grad():
+        _, inference = vae.decode(z, normalized=False)
+        _, training = vae.decode(z, normalized=False, straight_through=True)
+    torch.testing.assert_close(training, inference)
+    assert inference.min() > 0.1  # the clamped -2.0 channel cannot hide the other two
+
+
+def test_forward_clamps_straight_through_in_training_mode(vae):
     rgb, alpha = clip(5)
+    perturb_lora(vae)
     out_bias = vae.vae_rgb.decoder.conv_out.bias
     with torch.no_grad():
         out_bias.add_(1.5)
-        try:
-            train_out = vae.train()(rgb, alpha)
-            eval_out = vae.eval()(rgb, alpha)
-        finally:
+    try:
+        train_out = vae.train()(rgb, alpha)
+        eval_out = vae.eval()(rgb, alpha)
+    finally:
+        with torch.no_grad():
             out_bias.sub_(1.5)
-    assert train_out.rgb.max() > 1
-    assert eval_out.rgb.max() <= 1
-    torch.testing.assert_close(train_out.rgb.clamp(-1, 1), eval_out.rgb)
+    torch.testing.assert_close(train_out.rgb.detach(), eval_out.rgb)
+    saturated = train_out.rgb == 1
+    assert saturated.float().mean() > 0.5
+    (train_out.rgb * saturated).sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in vae.named_parameters() if "vae_rgb" in n)
 
 
 def test_only_fusion_and_lora_receive_gradients(vae):

@@ -158,6 +158,15 @@ def decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
     return torch.cat(frames, dim=2)
 
 
+def clamp_straight_through(x: torch.Tensor) -> torch.Tensor:
+    """``x.clamp(-1, 1)`` in the forward pass, the identity in the backward pass: training sees exactly the
+    values inference gives (diffusers clamps each decoded channel), and outputs saturated on the wrong
+    side still get a gradient. Without the forward clamp the alpha decoder learnt channels that average
+    to -1 on transparent pixels (about -0.86, -1.17, -0.93), which clamp-then-average turns into a
+    haze of alpha 0.03 with no pixel fully transparent."""
+    return x + (x.clamp(-1, 1) - x).detach()
+
+
 def _few(keys, limit: int = 5) -> str:
     keys = sorted(keys)
     more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
@@ -360,21 +369,21 @@ class RGBAVAE(ModelMixin, ConfigMixin):
 
     @apply_forward_hook
     def decode(
-        self, latent: torch.Tensor, normalized: bool = True, clamp: bool = True
+        self, latent: torch.Tensor, normalized: bool = True, straight_through: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(rgb in [-1, 1], alpha in [0, 1])`` from a (normalised unless told otherwise) latent (B,z,T',h,w).
 
-        ``clamp=False`` (training) skips the final clamp so saturated outputs still get gradients; the
-        values may then leave those ranges slightly, and tiling is not used.
+        ``straight_through=True`` (training) clamps with a straight-through gradient instead of diffusers'
+        clamp, so saturated outputs still get gradients (:func:`clamp_straight_through`); no tiling then.
         """
         if latent.ndim != 5 or latent.shape[1] != self.z_dim:
             raise WanAlphaError(f"expected a latent (B,{self.z_dim},T,h,w), got {tuple(latent.shape)}")
         z = self.denormalize_latents(latent) if normalized else latent
         z = z.to(self.dtype)
-        if clamp:
-            rgb, alpha = self._decode_both(z)
+        if straight_through:
+            rgb, alpha = (clamp_straight_through(decode_unclamped(vae, z)) for vae in (self.vae_rgb, self.vae_alpha))
         else:
-            rgb, alpha = decode_unclamped(self.vae_rgb, z), decode_unclamped(self.vae_alpha, z)
+            rgb, alpha = self._decode_both(z)
         return rgb, (alpha.mean(dim=1, keepdim=True) + 1) / 2
 
     def _decode_both(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -394,7 +403,7 @@ class RGBAVAE(ModelMixin, ConfigMixin):
 
     def forward(self, rgb: torch.Tensor, alpha: torch.Tensor, background: torch.Tensor | None = None) -> RGBAVAEOutput:
         """Encode and decode (training goes through here so DDP sees the call). In training mode the
-        decoders' outputs are not clamped, so saturated pixels keep their gradient."""
+        decoders' outputs are clamped straight-through, so saturated pixels keep their gradient."""
         latent = self.encode(rgb, alpha, background=background)
-        rgb_hat, alpha_hat = self.decode(latent, clamp=not self.training)
+        rgb_hat, alpha_hat = self.decode(latent, straight_through=self.training)
         return RGBAVAEOutput(latent=latent, rgb=rgb_hat, alpha=alpha_hat)
