@@ -52,13 +52,14 @@ def generation_section(pipe: WanAlphaPipeline) -> dict:
         shares = alpha_shares(alpha)
         left, right = centroid_x(generate(pipe, prompt, seed, ellipse=LEFT)), centroid_x(generate(pipe, prompt, seed, ellipse=RIGHT))
         clips.append({"prompt": prompt, **{f"{k}_share": v for k, v in shares.items()}, "dtssd": dtssd(alpha),
-                      "centroid_left": left, "centroid_right": right})
+                      "peak_alpha": float(alpha.max()), "centroid_left": left, "centroid_right": right})
     transparent = [c["transparent_share"] for c in clips]
     return {
         "clips": clips,
         "transparent_share_in_20_95": sum(0.2 <= t <= 0.95 for t in transparent),
         "opaque_pixels_in": sum(c["opaque_share"] > 0 for c in clips),
         "mean_dtssd": float(np.mean([c["dtssd"] for c in clips])),
+        "mean_peak_alpha": float(np.mean([c["peak_alpha"] for c in clips])),
         "left_of_right": sum(c["centroid_left"] < c["centroid_right"] for c in clips),
         "prompts": len(clips),
     }
@@ -109,10 +110,11 @@ def markdown(report: dict) -> str:
         f"- transparent share in [20%, 95%]: {g['transparent_share_in_20_95']}/{g['prompts']}",
         f"- clips with opaque pixels: {g['opaque_pixels_in']}/{g['prompts']}",
         f"- alpha stability, mean dtSSD (x100, 0 = still alpha): {g['mean_dtssd']:.2f}",
+        f"- peak alpha of a clip (how visible the subject is), mean: {g['mean_peak_alpha']:.2f}",
         f"- ellipse control, alpha centroid with cx=0.25 left of cx=0.75: {g['left_of_right']}/{g['prompts']}", "",
-        "| prompt | transparent | opaque | dtSSD | centroid x (left / right ellipse) |", "|---|---|---|---|---|",
+        "| prompt | transparent | opaque | peak alpha | dtSSD | centroid x (left / right ellipse) |", "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {c['prompt']} | {c['transparent_share']:.2f} | {c['opaque_share']:.2f} | {c['dtssd']:.2f} | "
+    lines += [f"| {c['prompt']} | {c['transparent_share']:.2f} | {c['opaque_share']:.2f} | {c['peak_alpha']:.2f} | {c['dtssd']:.2f} | "
               f"{c['centroid_left']:.2f} / {c['centroid_right']:.2f} |" for c in g["clips"]]
     lines += ["", f"Step count (alpha PSNR against {s['reference_steps']} steps, same seeds):", "",
               "| steps | alpha PSNR vs ref (dB) | transparent share | s/clip |", "|---|---|---|---|"]

@@ -1,0 +1,54 @@
+"""Do an RGBA VAE's three alpha-decoder channels agree? Inference clamps each decoded channel to [-1, 1]
+and then averages them into alpha, so channels that only *average* to -1 on a transparent pixel (one
+below -1, two above) decode to a haze, not to alpha 0. For held-out procedural clips (seed 12345,
+17x128x128, over a random palette colour): the median of each raw channel on truly transparent pixels,
+and the transparent share (alpha <= 1e-3) of the reconstruction averaged after the clamp (what inference
+gives) and before it, against the clips' own.
+
+    python bench/alpha_channels.py runs/tiny_v6/model runs/tiny_v7/rgba_vae/rgba_vae [--clips 4]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from heldout import folders_and_clips
+from wan_alpha.data import SyntheticClips
+from wan_alpha.models import RGBAVAE
+from wan_alpha.models.rgba_vae import decode_unclamped
+from wan_alpha.pipelines import WanAlphaPipeline
+from wan_alpha.rgba import OPAQUE_EPS, random_palette_colors
+
+
+@torch.no_grad()
+def channels(model: str, clips: SyntheticClips) -> str:
+    is_pipeline = (Path(model) / "model_index.json").is_file()
+    vae = (WanAlphaPipeline.from_pretrained(model).vae if is_pipeline else RGBAVAE.from_pretrained(model)).eval()
+    generator = torch.Generator().manual_seed(0)
+    raw, truth = [], []
+    for i in range(len(clips)):
+        rgb, alpha = clips[i]["rgb"][None], clips[i]["alpha"][None]
+        latent = vae.encode(rgb, alpha, background=random_palette_colors(1, generator))
+        raw.append(decode_unclamped(vae.vae_alpha, vae.denormalize_latents(latent))[0])
+        truth.append(alpha[0, 0])
+    raw, truth = torch.stack(raw, 1), torch.stack(truth)  # (3, N, T, H, W), (N, T, H, W)
+    transparent = truth <= OPAQUE_EPS
+    medians = " / ".join(f"{c[transparent].median():.2f}" for c in raw)
+    after = (raw.clamp(-1, 1).mean(0) + 1) / 2
+    before = ((raw.mean(0) + 1) / 2).clamp(0, 1)
+    share = lambda a: f"{(a <= OPAQUE_EPS).float().mean():.2f}"  # noqa: E731
+    return f"| {model} | {medians} | {share(after)} | {share(before)} | {share(truth)} |"
+
+
+def main() -> None:
+    models, clips = folders_and_clips(__doc__, "models", "pipeline folders (a tiny-all run's model/) or RGBAVAE folders")
+    print("| model | raw channel medians on transparent pixels (R / G / B) | transparent share, clamp then average "
+          "(inference) | average then clamp | true |\n|---|---|---|---|---|")
+    for model in models:
+        print(channels(model, clips), flush=True)
+
+
+if __name__ == "__main__":
+    main()
