@@ -10,22 +10,17 @@ gives) and before it, against the clips' own.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from heldout import folders_and_clips
+from heldout import folders_and_clips, load_rgba_vae
 from wan_alpha.data import SyntheticClips
-from wan_alpha.models import RGBAVAE
 from wan_alpha.models.rgba_vae import decode_unclamped
-from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.rgba import OPAQUE_EPS, random_palette_colors
 
 
 @torch.no_grad()
 def channels(model: str, clips: SyntheticClips) -> str:
-    is_pipeline = (Path(model) / "model_index.json").is_file()
-    vae = (WanAlphaPipeline.from_pretrained(model).vae if is_pipeline else RGBAVAE.from_pretrained(model)).eval()
+    vae = load_rgba_vae(model)
     generator = torch.Generator().manual_seed(0)
     raw, truth = [], []
     for i in range(len(clips)):

@@ -8,22 +8,17 @@ and the shares of fully transparent / opaque pixels of the reconstructions again
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from heldout import folders_and_clips
+from heldout import folders_and_clips, load_rgba_vae
 from wan_alpha.data import SyntheticClips
 from wan_alpha.eval import alpha_shares
-from wan_alpha.models import RGBAVAE
-from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.rgba import random_palette_colors
 
 
 @torch.no_grad()
 def spread(model: str, clips: SyntheticClips) -> str:
-    is_pipeline = (Path(model) / "model_index.json").is_file()
-    vae = (WanAlphaPipeline.from_pretrained(model).vae if is_pipeline else RGBAVAE.from_pretrained(model)).eval()
+    vae = load_rgba_vae(model)
     generator = torch.Generator().manual_seed(0)
     latents = torch.cat([vae.encode(clips[i]["rgb"][None], clips[i]["alpha"][None],
                                     background=random_palette_colors(1, generator)) for i in range(len(clips))])
