@@ -4,7 +4,6 @@ and the command line and RGBA VAE loading shared by the scripts that take a list
 from __future__ import annotations
 
 import argparse
-
 from pathlib import Path
 
 from wan_alpha.data import SyntheticClips

@@ -36,5 +36,6 @@ def main() -> None:
     for model in models:
         print(spread(model, clips), flush=True)
 
+
 if __name__ == "__main__":
     main()
