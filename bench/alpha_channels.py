@@ -12,38 +12,26 @@ from __future__ import annotations
 
 import torch
 
-from heldout import folders_and_clips, load_rgba_vae
+from heldout import encode_over_palette, print_rgba_vae_table
 from wan_alpha.data import SyntheticClips
+from wan_alpha.models import RGBAVAE
 from wan_alpha.models.rgba_vae import decode_unclamped
-from wan_alpha.rgba import OPAQUE_EPS, random_palette_colors
+from wan_alpha.rgba import OPAQUE_EPS
 
 
 @torch.no_grad()
-def channels(model: str, clips: SyntheticClips) -> str:
-    vae = load_rgba_vae(model)
-    generator = torch.Generator().manual_seed(0)
-    raw, truth = [], []
-    for i in range(len(clips)):
-        rgb, alpha = clips[i]["rgb"][None], clips[i]["alpha"][None]
-        latent = vae.encode(rgb, alpha, background=random_palette_colors(1, generator))
-        raw.append(decode_unclamped(vae.vae_alpha, vae.denormalize_latents(latent))[0])
-        truth.append(alpha[0, 0])
-    raw, truth = torch.stack(raw, 1), torch.stack(truth)  # (3, N, T, H, W), (N, T, H, W)
+def channels(vae: RGBAVAE, clips: SyntheticClips) -> str:
+    latents, truth = encode_over_palette(vae, clips)
+    raw = torch.cat([decode_unclamped(vae.vae_alpha, vae.denormalize_latents(z)) for z in latents.split(1)])
+    raw, truth = raw.transpose(0, 1), truth[:, 0]  # (3, N, T, H, W), (N, T, H, W)
     transparent = truth <= OPAQUE_EPS
     medians = " / ".join(f"{c[transparent].median():.2f}" for c in raw)
     after = (raw.clamp(-1, 1).mean(0) + 1) / 2
     before = ((raw.mean(0) + 1) / 2).clamp(0, 1)
     share = lambda a: f"{(a <= OPAQUE_EPS).float().mean():.2f}"  # noqa: E731
-    return f"| {model} | {medians} | {share(after)} | {share(before)} | {share(truth)} |"
-
-
-def main() -> None:
-    models, clips = folders_and_clips(__doc__, "models", "pipeline folders (a tiny-all run's model/) or RGBAVAE folders")
-    print("| model | raw channel medians on transparent pixels (R / G / B) | transparent share, clamp then average "
-          "(inference) | average then clamp | true |\n|---|---|---|---|---|")
-    for model in models:
-        print(channels(model, clips), flush=True)
+    return f"{medians} | {share(after)} | {share(before)} | {share(truth)}"
 
 
 if __name__ == "__main__":
-    main()
+    print_rgba_vae_table(__doc__, "raw channel medians on transparent pixels (R / G / B) | transparent share, clamp "
+                         "then average (inference) | average then clamp | true", channels)

@@ -1,14 +1,18 @@
 """The held-out procedural clips the bench scripts score models on (training draws seeds 0 and 1),
-and the command line and RGBA VAE loading shared by the scripts that take a list of model folders."""
+and the command line, RGBA VAE loading and encoding shared by the scripts that take a list of model folders."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 from wan_alpha.data import SyntheticClips
 from wan_alpha.models import RGBAVAE
 from wan_alpha.pipelines import WanAlphaPipeline
+from wan_alpha.rgba import random_palette_colors
 
 HELDOUT_SEED = 12345
 
@@ -32,3 +36,23 @@ def folders_and_clips(doc: str, name: str, help: str) -> tuple[list[str], Synthe
     parser.add_argument("--clips", type=int, default=4, help="held-out clips (default 4)")
     args = parser.parse_args()
     return getattr(args, name), heldout_clips(args.clips)
+
+
+@torch.no_grad()
+def encode_over_palette(vae: RGBAVAE, clips: SyntheticClips) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised latents ``(N, z, T', h, w)`` of the clips, each encoded over a palette colour drawn
+    from seed 0 (as the DiT trainer encodes them), and the clips' alpha ``(N, 1, T, H, W)``."""
+    generator = torch.Generator().manual_seed(0)
+    latents = torch.cat([vae.encode(clips[i]["rgb"][None], clips[i]["alpha"][None],
+                                    background=random_palette_colors(1, generator)) for i in range(len(clips))])
+    return latents, torch.stack([clips[i]["alpha"] for i in range(len(clips))])
+
+
+def print_rgba_vae_table(doc: str, header: str, row: Callable[[RGBAVAE, SyntheticClips], str]) -> None:
+    """Parse ``MODELS... [--clips N]``, print ``header`` (the columns after "model"), then one row per model
+    folder: ``row(vae, clips)`` gives the cells after the folder's name."""
+    models, clips = folders_and_clips(doc, "models", "pipeline folders (a tiny-all run's model/) or RGBAVAE folders")
+    columns = header.count(" | ") + 2
+    print(f"| model | {header} |\n" + "|---" * columns + "|")
+    for model in models:
+        print(f"| {model} | {row(load_rgba_vae(model), clips)} |", flush=True)
