@@ -5,7 +5,15 @@ import torch
 from safetensors.torch import save_file
 
 from wan_alpha.errors import WanAlphaError
-from wan_alpha.losses import ReconLossConfig, build_perceptual, load_vgg16_relu2_2, recon_loss, rendering_losses
+from wan_alpha.losses import (
+    ReconLossConfig,
+    alpha_loss,
+    balanced_alpha_l1,
+    build_perceptual,
+    load_vgg16_relu2_2,
+    recon_loss,
+    rendering_losses,
+)
 from wan_alpha.losses.recon import sobel_magnitude, vgg16_relu2_2
 
 
@@ -107,3 +115,39 @@ def test_rendering_colours_are_seeded():
     rgb_hat = rgb + 0.1
     runs = [rendering_losses(rgb_hat, alpha, rgb, alpha, generator=torch.Generator().manual_seed(3))["loss"] for _ in range(2)]
     torch.testing.assert_close(runs[0], runs[1])
+
+
+def _small_subject() -> torch.Tensor:
+    """A clip 1/16 opaque (a square), the rest transparent."""
+    alpha = torch.zeros(1, 1, 5, 16, 16)
+    alpha[..., 4:8, 4:8] = 1
+    return alpha
+
+
+def test_balanced_alpha_l1_weighs_missing_subject_like_full_haze():
+    alpha = _small_subject()
+    empty, full = torch.zeros_like(alpha), torch.ones_like(alpha)
+    # plain L1 finds an empty prediction 15 times cheaper than a full one; balanced, both cost the same
+    assert (full - alpha).abs().mean() / (empty - alpha).abs().mean() == pytest.approx(15)
+    assert balanced_alpha_l1(empty, alpha) == pytest.approx(1.0)
+    assert balanced_alpha_l1(full, alpha) == pytest.approx(1.0)
+    assert balanced_alpha_l1(alpha, alpha) == 0
+
+
+def test_balanced_alpha_l1_ignores_a_part_the_clip_lacks():
+    alpha = torch.zeros(2, 1, 5, 16, 16)
+    alpha[1, ..., 4:8, 4:8] = 1
+    pred = torch.full_like(alpha, 0.25)
+    # clip 0 has no subject: only its transparent half counts (0.5 * 2 * 0.25); clip 1 has both
+    expected = (0.5 * 0.5 + 0.5 * (0.5 + 1.5)) / 2
+    assert balanced_alpha_l1(pred, alpha) == pytest.approx(expected)
+
+
+def test_alpha_loss_balance_switches_only_the_l1_term():
+    alpha, pred = _small_subject(), torch.zeros(1, 1, 5, 16, 16)
+    plain, balanced = ReconLossConfig(ssim=0.5, edge=0.5), ReconLossConfig(ssim=0.5, edge=0.5, alpha_balance=True)
+    others = recon_loss(pred * 2 - 1, alpha * 2 - 1, ReconLossConfig(l1=0.0, ssim=0.5, edge=0.5))["loss"]
+    assert alpha_loss(pred, alpha, plain) == pytest.approx(others + (pred - alpha).abs().mean() * 2)
+    assert alpha_loss(pred, alpha, balanced) == pytest.approx(others + 1.0)
+    assert rendering_losses(pred.expand(-1, 3, -1, -1, -1), pred, pred.expand(-1, 3, -1, -1, -1), alpha, balanced,
+                            generator=torch.Generator().manual_seed(0))["alpha"] == pytest.approx(others + 1.0)

@@ -26,7 +26,7 @@ from ..config import load_config
 from ..errors import WanAlphaError
 from ..eval import over_background_psnr, psnr, ssim
 from ..io import RGBAVideo, atomic_output, write_preview
-from ..losses import TABD_MODES, ReconLossConfig, build_perceptual, recon_loss, rendering_losses, tabd_loss
+from ..losses import TABD_MODES, ReconLossConfig, alpha_loss, build_perceptual, recon_loss, rendering_losses, tabd_loss
 from ..models import RGBAVAE
 from ..models.dit import build_dit
 from ..models.text_encoders import TEXT_ENCODER_KINDS, load_text_encoder
@@ -196,7 +196,7 @@ def naive_losses(rgb_hat, alpha_hat, rgb, alpha, loss_config: ReconLossConfig, v
     """``L_alpha + L_rgb`` with RGB as a plain RGB-A VAE sees it: black under transparent pixels."""
     black = PALETTE[0].view(1, 3, 1, 1, 1).to(rgb)
     terms = {
-        "alpha": recon_loss(alpha_hat * 2 - 1, alpha * 2 - 1, loss_config, vgg)["loss"],
+        "alpha": alpha_loss(alpha_hat, alpha, loss_config, vgg),
         "rgb": recon_loss(rgb_hat, hard_render(rgb, alpha, black), loss_config, vgg)["loss"],
     }
     terms["loss"] = terms["alpha"] + terms["rgb"]
