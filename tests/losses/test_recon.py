@@ -143,11 +143,20 @@ def test_balanced_alpha_l1_ignores_a_part_the_clip_lacks():
     assert balanced_alpha_l1(pred, alpha) == pytest.approx(expected)
 
 
-def test_alpha_loss_balance_switches_only_the_l1_term():
+def test_alpha_loss_balance_moves_only_the_l1_term():
     alpha, pred = _small_subject(), torch.zeros(1, 1, 5, 16, 16)
-    plain, balanced = ReconLossConfig(ssim=0.5, edge=0.5), ReconLossConfig(ssim=0.5, edge=0.5, alpha_balance=True)
+    plain, balanced = ReconLossConfig(ssim=0.5, edge=0.5), ReconLossConfig(ssim=0.5, edge=0.5, alpha_balance=1.0)
     others = recon_loss(pred * 2 - 1, alpha * 2 - 1, ReconLossConfig(l1=0.0, ssim=0.5, edge=0.5))["loss"]
-    assert alpha_loss(pred, alpha, plain) == pytest.approx(others + (pred - alpha).abs().mean() * 2)
+    plain_l1 = (pred - alpha).abs().mean() * 2  # 1/8: the subject is 1/16 of the clip
+    assert alpha_loss(pred, alpha, plain) == pytest.approx(others + plain_l1)
     assert alpha_loss(pred, alpha, balanced) == pytest.approx(others + 1.0)
+    half = ReconLossConfig(l1=2.0, ssim=0.5, edge=0.5, alpha_balance=0.5)
+    assert alpha_loss(pred, alpha, half) == pytest.approx(others + plain_l1 + 1.0)
     assert rendering_losses(pred.expand(-1, 3, -1, -1, -1), pred, pred.expand(-1, 3, -1, -1, -1), alpha, balanced,
                             generator=torch.Generator().manual_seed(0))["alpha"] == pytest.approx(others + 1.0)
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_alpha_balance_outside_0_1_is_refused(share):
+    with pytest.raises(WanAlphaError, match="alpha_balance"):
+        ReconLossConfig(alpha_balance=share)

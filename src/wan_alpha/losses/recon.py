@@ -47,9 +47,14 @@ class ReconLossConfig:
     perceptual: float = 0.0
     perceptual_weights: str | None = None
     edge: float = 1.0
-    # true: the alpha term's L1 weighs a clip's transparent and non-transparent pixels equally (see
-    # balanced_alpha_l1); plain L1 on mostly transparent clips learns to predict almost no alpha.
-    alpha_balance: bool = False
+    # Share of the alpha term's L1 that is balanced_alpha_l1 (0: plain L1, 1: transparent and other
+    # pixels weigh equally). Plain L1 on mostly transparent clips predicts too little alpha on the
+    # subject; fully balanced, a haze over the surround (docs/results.md, v9 and v10).
+    alpha_balance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.alpha_balance <= 1.0:
+            raise WanAlphaError(f"loss.alpha_balance must be in [0, 1], got {self.alpha_balance}")
 
 
 def vgg16_relu2_2() -> nn.Sequential:
@@ -171,13 +176,14 @@ def balanced_alpha_l1(alpha_hat: torch.Tensor, alpha: torch.Tensor) -> torch.Ten
 def alpha_loss(
     alpha_hat: torch.Tensor, alpha: torch.Tensor, config: ReconLossConfig | None = None, vgg: nn.Module | None = None
 ) -> torch.Tensor:
-    """The alpha reconstruction term: :func:`recon_loss` on the [-1, 1] scale, its L1 balanced if
-    ``config.alpha_balance``."""
+    """The alpha reconstruction term: :func:`recon_loss` on the [-1, 1] scale, with ``config.alpha_balance``
+    of its L1 weight moved to :func:`balanced_alpha_l1`."""
     config = config or ReconLossConfig()
     if not config.alpha_balance:
         return recon_loss(alpha_hat * 2 - 1, alpha * 2 - 1, config, vgg)["loss"]
-    rest = recon_loss(alpha_hat * 2 - 1, alpha * 2 - 1, dataclasses.replace(config, l1=0.0), vgg)["loss"]
-    return rest + config.l1 * balanced_alpha_l1(alpha_hat, alpha)
+    plain = dataclasses.replace(config, l1=config.l1 * (1 - config.alpha_balance))
+    balanced = config.l1 * config.alpha_balance * balanced_alpha_l1(alpha_hat, alpha)
+    return recon_loss(alpha_hat * 2 - 1, alpha * 2 - 1, plain, vgg)["loss"] + balanced
 
 
 def rendering_losses(
