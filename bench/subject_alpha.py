@@ -56,7 +56,7 @@ def subject_row(reconstruct: Callable[[dict, torch.Generator], torch.Tensor], da
         alpha, truth = reconstruct(item, generator), item["alpha"]
         rows.append([psnr(alpha.numpy(), truth.numpy()), alpha.mean().item(), truth.mean().item(),
                      alpha.max().item(), alpha[truth >= 0.5].mean().item()])
-    psnr_db, mean, true_mean, peak, subject = np.mean(rows, axis=0)
+    psnr_db, mean, true_mean, peak, subject = np.nanmean(rows, axis=0)  # subject: NaN for a clip without one
     return f"{psnr_db:.1f} | {mean:.3f} / {true_mean:.3f} | {peak:.2f} | {subject:.2f}"
 
 
