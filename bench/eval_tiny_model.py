@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from heldout import HELDOUT_SEED, heldout_clips
+from heldout import HELDOUT_SEED, heldout_clips, subject_alpha
 from wan_alpha.data import RGBAClipDataset
 from wan_alpha.eval import alpha_shares, dtssd, over_background_psnr, psnr
 from wan_alpha.eval.reconstruction import clip_arrays
@@ -90,7 +90,7 @@ def reconstruct(vae, item: dict) -> dict[str, float]:
     (rgb_hat, alpha_hat), (rgb_t, alpha_t) = clip_arrays(out.rgb[0], out.alpha[0]), clip_arrays(rgb[0], alpha[0])
     return {"alpha_psnr": psnr(alpha_hat, alpha_t), "rgb_psnr": over_background_psnr(rgb_hat, alpha_hat, rgb_t, alpha_t)["mean"],
             "alpha_dtssd": dtssd(alpha_hat, alpha_t),
-            "subject_alpha": float(alpha_hat[alpha_t >= 0.5].mean()) if (alpha_t >= 0.5).any() else float("nan")}
+            "subject_alpha": subject_alpha(alpha_hat, alpha_t)}
 
 
 def vae_section(pipe: WanAlphaPipeline, emoji_manifest: str | None, clips: int = 8) -> dict:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch.utils.data import Dataset
 
 from wan_alpha.data import SyntheticClips
 from wan_alpha.models import RGBAVAE
@@ -39,13 +40,20 @@ def folders_and_clips(doc: str, name: str, help: str) -> tuple[list[str], Synthe
 
 
 @torch.no_grad()
-def encode_over_palette(vae: RGBAVAE, clips: SyntheticClips) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_over_palette(vae: RGBAVAE, clips: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised latents ``(N, z, T', h, w)`` of the clips, each encoded over a palette colour drawn
     from seed 0 (as the DiT trainer encodes them), and the clips' alpha ``(N, 1, T, H, W)``."""
     generator = torch.Generator().manual_seed(0)
     latents = torch.cat([vae.encode(clips[i]["rgb"][None], clips[i]["alpha"][None],
                                     background=random_palette_colors(1, generator)) for i in range(len(clips))])
     return latents, torch.stack([clips[i]["alpha"] for i in range(len(clips))])
+
+
+def subject_alpha(alpha, truth) -> float:
+    """Mean of ``alpha`` where ``truth`` (same shape, tensor or array) is solid (>= 0.5): 1.0 = the subject
+    comes back whole; NaN for a clip without a solid pixel."""
+    solid = truth >= 0.5
+    return float(alpha[solid].mean()) if solid.any() else float("nan")
 
 
 def print_rgba_vae_table(doc: str, header: str, row: Callable[[RGBAVAE, SyntheticClips], str]) -> None:

@@ -21,42 +21,38 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import AutoencoderKLWan
+from torch.utils.data import Dataset, Subset
 
-from heldout import load_rgba_vae
+from heldout import encode_over_palette, load_rgba_vae, subject_alpha
 from wan_alpha.data import RGBAClipDataset
 from wan_alpha.eval import psnr
-from wan_alpha.rgba import random_palette_colors
 
 
-def alpha_reconstructor(folder: str) -> Callable[[dict, torch.Generator], torch.Tensor]:
-    """``(item, generator) -> alpha (1, T, H, W)`` reconstructed by the model in ``folder``."""
+def alpha_reconstructor(folder: str) -> Callable[[Dataset], torch.Tensor]:
+    """``clips -> alpha (N, 1, T, H, W)``: the clips' alpha as the model in ``folder`` reconstructs it."""
     config = Path(folder) / "config.json"
     if config.is_file() and json.loads(config.read_text()).get("_class_name") == "AutoencoderKLWan":
         base = AutoencoderKLWan.from_pretrained(folder).eval()
 
-        def grey(item: dict, generator: torch.Generator) -> torch.Tensor:
-            clip = (item["alpha"][None] * 2 - 1).expand(-1, 3, -1, -1, -1)
+        def grey(clips: Dataset) -> torch.Tensor:
+            alpha = torch.stack([clips[i]["alpha"] for i in range(len(clips))])
+            clip = (alpha * 2 - 1).expand(-1, 3, -1, -1, -1)
             decoded = base.decode(base.encode(clip).latent_dist.mode()).sample.clamp(-1, 1)
-            return (decoded.mean(1) + 1) / 2
+            return (decoded.mean(1, keepdim=True) + 1) / 2
         return grey
     vae = load_rgba_vae(folder)
-
-    def rgba(item: dict, generator: torch.Generator) -> torch.Tensor:
-        latent = vae.encode(item["rgb"][None], item["alpha"][None], background=random_palette_colors(1, generator))
-        return vae.decode(latent)[1][0]
-    return rgba
+    return lambda clips: vae.decode(encode_over_palette(vae, clips)[0])[1]
 
 
 @torch.no_grad()
-def subject_row(reconstruct: Callable[[dict, torch.Generator], torch.Tensor], dataset: RGBAClipDataset, clips: int) -> str:
-    generator = torch.Generator().manual_seed(0)
+def subject_row(reconstruct: Callable[[Dataset], torch.Tensor], clips: Dataset) -> str:
+    alphas = reconstruct(clips)
     rows = []
-    for index in range(min(clips, len(dataset))):
-        item = dataset[index]
-        alpha, truth = reconstruct(item, generator), item["alpha"]
+    for alpha, index in zip(alphas, range(len(clips))):
+        truth = clips[index]["alpha"]
         rows.append([psnr(alpha.numpy(), truth.numpy()), alpha.mean().item(), truth.mean().item(),
-                     alpha.max().item(), alpha[truth >= 0.5].mean().item()])
-    psnr_db, mean, true_mean, peak, subject = np.nanmean(rows, axis=0)  # subject: NaN for a clip without one
+                     alpha.max().item(), subject_alpha(alpha, truth)])
+    psnr_db, mean, true_mean, peak, subject = np.nanmean(rows, axis=0)
     return f"{psnr_db:.1f} | {mean:.3f} / {true_mean:.3f} | {peak:.2f} | {subject:.2f}"
 
 
@@ -68,10 +64,11 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=4, help="held-out clips (default 4)")
     args = parser.parse_args()
     dataset = RGBAClipDataset(args.emoji_manifest, frames=17, height=args.size, width=args.size, random_crop=False)
+    clips = Subset(dataset, range(min(args.clips, len(dataset))))
     print(f"| model | alpha PSNR (dB) | mean alpha, reconstructed / true | peak alpha | mean alpha on subject (true >= 0.5) |\n"
           "|---|---|---|---|---|")
     for model in args.models:
-        print(f"| {model} | {subject_row(alpha_reconstructor(model), dataset, args.clips)} |", flush=True)
+        print(f"| {model} | {subject_row(alpha_reconstructor(model), clips)} |", flush=True)
 
 
 if __name__ == "__main__":
