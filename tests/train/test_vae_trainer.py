@@ -94,6 +94,8 @@ def test_cli_trains_and_refuses_to_mix_runs(tmp_path, capsys):
     [
         ({"tabd": {"mode": "push"}}, "tabd.mode"),
         ({"model": {"base_vae": "x"}}, "exactly one of base_vae"),
+        ({"model": {"init_from": "x"}}, "exactly one of base_vae"),
+        ({"model": {"init_from": "missing-folder", "base_vae_config": None}}, "missing-folder is not an RGBAVAE"),
         ({"data": {"synthetic": None}}, "give synthetic"),
         ({"train": {"batch_size": 0}}, "train.batch_size"),
         ({"model": {"base_vae": "missing-folder", "base_vae_config": None}}, "missing-folder is not a diffusers"),
@@ -127,3 +129,30 @@ def test_latent_stats_refit_makes_the_fused_latents_unit_scale(tmp_path):
         model.register_to_config(latents_mean=None, latents_std=None)
         base = model(clips[0]["rgb"][None], clips[0]["alpha"][None])
     torch.testing.assert_close(fitted.alpha, base.alpha, atol=1e-4, rtol=0)
+
+
+def test_init_from_continues_a_saved_rgba_vae_with_the_same_trainable_parts(tmp_path):
+    first = train_vae(write_config(tmp_path, train={"max_steps": 2}), tmp_path / "first")
+    saved = RGBAVAE.from_pretrained(first).state_dict()
+    # a second phase on larger clips, as tiny-all's base_vae_long continues the base VAE; at learning rate 0
+    # it must hand back exactly what it started from
+    config = write_config(tmp_path, model={"base_vae_config": None, "init_from": str(first)},
+                          data={"synthetic": {**TINY["data"]["synthetic"], "height": 64, "width": 64}},
+                          train={"max_steps": 2, "learning_rate": 0.0})
+    second = RGBAVAE.from_pretrained(train_vae(config, tmp_path / "second")).state_dict()
+    trained = load_file(tmp_path / "second" / "checkpoints" / "step-0000002" / "trainable_0.safetensors")
+    assert trained and all(k.startswith("fusion.") or ".lora_" in k for k in trained)
+    assert any(".lora_B." in k and saved[k].abs().sum() > 0 for k in trained)  # phase 1 left LoRA non-zero
+    assert set(second) == set(saved)
+    for key, value in second.items():
+        torch.testing.assert_close(value, saved[key])
+
+
+def test_init_from_a_merged_rgba_vae_is_refused(tmp_path):
+    vae = RGBAVAE.from_pretrained(train_vae(write_config(tmp_path, train={"max_steps": 1}), tmp_path / "first"))
+    vae.merge_lora()
+    vae.save_pretrained(tmp_path / "merged")
+    config = write_config(tmp_path, model={"base_vae_config": None, "init_from": str(tmp_path / "merged")})
+    with pytest.raises(WanAlphaError, match="LoRA merged"):
+        train_vae(config, tmp_path / "second")
+    assert not (tmp_path / "second").exists()

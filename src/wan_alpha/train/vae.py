@@ -41,18 +41,22 @@ PREVIEW_FPS = 8.0
 
 @dataclass
 class VAEModelConfig:
-    """The ``model`` section: the base Wan VAE (a local diffusers folder, or a config for random init)."""
+    """The ``model`` section: the base Wan VAE (a local diffusers folder, or a config for random init), or
+    ``init_from``: an RGBA VAE a run saved (its ``rgba_vae/``) to go on training, e.g. on larger clips,
+    which then brings its own base, LoRA and fusion settings."""
 
     base_vae: str | None = None
     base_vae_config: dict | None = None
+    init_from: str | None = None
     lora_rank: int = 128
     lora_alpha: float | None = None
     fusion_layers: int = 2
     fusion_init: str = "random"  # "rgb": the fusion block starts as the base VAE's head on the RGB features
 
     def __post_init__(self) -> None:
-        if (self.base_vae is None) == (self.base_vae_config is None):
-            raise WanAlphaError("model: give exactly one of base_vae (a local folder) and base_vae_config (a dict)")
+        if sum(x is not None for x in (self.base_vae, self.base_vae_config, self.init_from)) != 1:
+            raise WanAlphaError("model: give exactly one of base_vae (a local folder), base_vae_config (a dict) "
+                                "and init_from (an rgba_vae/ folder a run saved)")
         if self.lora_rank < 1:
             raise WanAlphaError(f"model.lora_rank must be at least 1 for training, got {self.lora_rank}")
 
@@ -158,6 +162,12 @@ def build_tabd(config: TABDConfig) -> tuple[torch.nn.Module, torch.Tensor] | Non
 
 
 def build_rgba_vae(config: VAEModelConfig) -> RGBAVAE:
+    if config.init_from is not None:
+        vae = RGBAVAE.from_pretrained(config.init_from)
+        if not vae.config.lora_rank:
+            raise WanAlphaError(f"{config.init_from} has its LoRA merged into the decoders: continue from the "
+                                "rgba_vae/ folder a training run saved (LoRA kept apart)")
+        return vae
     return RGBAVAE.from_base(
         build_base_vae(config), lora_rank=config.lora_rank, lora_alpha=config.lora_alpha,
         fusion_layers=config.fusion_layers, fusion_init=config.fusion_init,
