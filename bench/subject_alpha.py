@@ -65,8 +65,8 @@ def main() -> None:
     args = parser.parse_args()
     dataset = RGBAClipDataset(args.emoji_manifest, frames=17, height=args.size, width=args.size, random_crop=False)
     clips = Subset(dataset, range(min(args.clips, len(dataset))))
-    print(f"| model | alpha PSNR (dB) | mean alpha, reconstructed / true | peak alpha | mean alpha on subject (true >= 0.5) |\n"
-          "|---|---|---|---|---|")
+    print("| model | alpha PSNR (dB) | mean alpha, reconstructed / true | peak alpha | "
+          "mean alpha on subject (true >= 0.5) |\n|---|---|---|---|---|")
     for model in args.models:
         print(f"| {model} | {subject_row(alpha_reconstructor(model), clips)} |", flush=True)
 

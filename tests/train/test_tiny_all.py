@@ -29,6 +29,9 @@ STAGES = {
                  "text_encoder": {"kind": "minilm", "max_length": 16}, "data": DATA, "train": TRAIN},
     "rgba_vae": {"model": {"base_vae": "", "lora_rank": 2, "fusion_layers": 1}, "data": DATA,
                  "tabd": {"mode": "paper", "weight": 0.1, "dit": "", "text_encoder": "minilm"}, "train": TRAIN},
+    "rgba_vae_long": {"model": {"init_from": ""},
+                      "data": {**DATA, "synthetic": {**DATA["synthetic"], "height": 64, "width": 64}},
+                      "tabd": {"mode": "paper", "weight": 0.1, "dit": "", "text_encoder": "minilm"}, "train": TRAIN},
     "dora": {"dit_config": None, "dora": {"r": 2, "alpha": 2}, "mu_shift": 1.0, "fps": 8.0,
              "text_encoder": {"kind": "minilm", "max_length": 16}, "data": DATA, "train": TRAIN,
              "samples": {"steps": 3}},
@@ -48,11 +51,14 @@ def test_tiny_all_trains_every_stage_and_exports_a_small_model(tmp_path):
     recipe, out = write_recipe(tmp_path), tmp_path / "run"
     model = train_tiny_all(out, config=recipe)
     times = json.loads((out / "stages.json").read_text())
-    assert list(times) == ["base_vae", "base_vae_long", "base_dit", "rgba_vae", "dora", "model"]
+    assert list(times) == ["base_vae", "base_vae_long", "base_dit", "rgba_vae", "rgba_vae_long", "dora", "model"]
     long_run = yaml.safe_load((out / "base_vae_long" / "config.yaml").read_text())
     assert long_run["init_from"] == str(out / "base_vae" / "vae")  # continued, not rebuilt
     assert yaml.safe_load((out / "rgba_vae" / "config.yaml").read_text())["model"]["base_vae"] == str(
         out / "base_vae_long" / "vae")
+    long_rgba = yaml.safe_load((out / "rgba_vae_long" / "config.yaml").read_text())["model"]
+    assert long_rgba["init_from"] == str(out / "rgba_vae" / "rgba_vae") and long_rgba["base_vae"] is None
+    assert yaml.safe_load((out / "dora" / "config.yaml").read_text())["rgba_vae"] == str(out / "rgba_vae_long" / "rgba_vae")
     assert "| total |" in (out / "stages.md").read_text()
     index = json.loads((model / "model_index.json").read_text())
     assert index["text_encoder"] == [None, None] and index["text_encoder_kind"] == "minilm"
