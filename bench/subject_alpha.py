@@ -28,30 +28,30 @@ from wan_alpha.data import RGBAClipDataset
 from wan_alpha.eval import psnr
 
 
-def alpha_reconstructor(folder: str) -> Callable[[Dataset], torch.Tensor]:
-    """``clips -> alpha (N, 1, T, H, W)``: the clips' alpha as the model in ``folder`` reconstructs it."""
+def alpha_reconstructor(folder: str) -> Callable[[Dataset], tuple[torch.Tensor, torch.Tensor]]:
+    """``clips -> (reconstructed, true alpha)``, each ``(N, 1, T, H, W)``, by the model in ``folder``."""
     config = Path(folder) / "config.json"
     if config.is_file() and json.loads(config.read_text()).get("_class_name") == "AutoencoderKLWan":
         base = AutoencoderKLWan.from_pretrained(folder).eval()
 
-        def grey(clips: Dataset) -> torch.Tensor:
+        def grey(clips: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
             alpha = torch.stack([clips[i]["alpha"] for i in range(len(clips))])
             clip = (alpha * 2 - 1).expand(-1, 3, -1, -1, -1)
             decoded = base.decode(base.encode(clip).latent_dist.mode()).sample.clamp(-1, 1)
-            return (decoded.mean(1, keepdim=True) + 1) / 2
+            return (decoded.mean(1, keepdim=True) + 1) / 2, alpha
         return grey
     vae = load_rgba_vae(folder)
-    return lambda clips: vae.decode(encode_over_palette(vae, clips)[0])[1]
+
+    def rgba(clips: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+        latents, alpha = encode_over_palette(vae, clips)
+        return vae.decode(latents)[1], alpha
+    return rgba
 
 
 @torch.no_grad()
-def subject_row(reconstruct: Callable[[Dataset], torch.Tensor], clips: Dataset) -> str:
-    alphas = reconstruct(clips)
-    rows = []
-    for alpha, index in zip(alphas, range(len(clips))):
-        truth = clips[index]["alpha"]
-        rows.append([psnr(alpha.numpy(), truth.numpy()), alpha.mean().item(), truth.mean().item(),
-                     alpha.max().item(), subject_alpha(alpha, truth)])
+def subject_row(reconstruct: Callable[[Dataset], tuple[torch.Tensor, torch.Tensor]], clips: Dataset) -> str:
+    rows = [[psnr(alpha.numpy(), truth.numpy()), alpha.mean().item(), truth.mean().item(), alpha.max().item(),
+             subject_alpha(alpha, truth)] for alpha, truth in zip(*reconstruct(clips))]
     psnr_db, mean, true_mean, peak, subject = np.nanmean(rows, axis=0)
     return f"{psnr_db:.1f} | {mean:.3f} / {true_mean:.3f} | {peak:.2f} | {subject:.2f}"
 
