@@ -8,9 +8,13 @@ import yaml
 from safetensors.torch import load_file
 
 from wan_alpha.cli import main
+from wan_alpha.config import load_config
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.pipelines import WanAlphaPipeline
-from wan_alpha.train.tiny_all import train_tiny_all
+from wan_alpha.train.base_vae import BaseVAETrainConfig
+from wan_alpha.train.dit import DiTTrainConfig
+from wan_alpha.train.tiny_all import TinyAllConfig, train_tiny_all
+from wan_alpha.train.vae import VAETrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -80,3 +84,21 @@ def test_base_dit_without_base_vae_is_a_user_error(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({**STAGES["base_dit"], "output_dir": str(tmp_path / "run")}))
     with pytest.raises(WanAlphaError, match="base_vae"):
         train_dit(tmp_path / "c.yaml")
+
+
+def test_shipped_recipe_stage_configs_parse_into_their_trainers():
+    # A typo in a shipped stage config would only surface hours into `train tiny-all`. The overrides
+    # are the folders tiny-all fills in from earlier stages.
+    recipe = load_config(TinyAllConfig, "tiny_all")
+    stages = {
+        "base_vae": (BaseVAETrainConfig, {}),
+        "base_vae_long": (BaseVAETrainConfig, {"init_from": "VAE"}),
+        "base_dit": (DiTTrainConfig, {"base_vae": "VAE"}),
+        "rgba_vae": (VAETrainConfig, {"model.base_vae": "VAE", "tabd.dit": "DIT"}),
+        "rgba_vae_long": (VAETrainConfig, {"model.init_from": "RGBA_VAE", "tabd.dit": "DIT"}),
+        "dora": (DiTTrainConfig, {"rgba_vae": "RGBA_VAE", "base_dit": "DIT"}),
+    }
+    names = {stage: getattr(recipe, stage) for stage in stages}
+    names["rgba_vae_long"] = names["rgba_vae_long"] or "tiny_rgba_vae_long"  # optional: shipped, named or not
+    for stage, (cls, overrides) in stages.items():
+        assert isinstance(load_config(cls, names[stage], overrides), cls), stage
