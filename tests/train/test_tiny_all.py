@@ -1,6 +1,7 @@
 """`wan-alpha train tiny-all` at toy sizes: every stage runs, resumes, logs its time and exports a model."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,8 @@ from wan_alpha.train.base_vae import BaseVAETrainConfig
 from wan_alpha.train.dit import DiTTrainConfig
 from wan_alpha.train.tiny_all import TinyAllConfig, train_tiny_all
 from wan_alpha.train.vae import VAETrainConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -86,19 +89,33 @@ def test_base_dit_without_base_vae_is_a_user_error(tmp_path):
         train_dit(tmp_path / "c.yaml")
 
 
+_STAGE_TRAINERS = {  # the overrides are the folders tiny-all fills in from earlier stages
+    "base_vae": (BaseVAETrainConfig, {}),
+    "base_vae_long": (BaseVAETrainConfig, {"init_from": "VAE"}),
+    "base_dit": (DiTTrainConfig, {"base_vae": "VAE"}),
+    "rgba_vae": (VAETrainConfig, {"model.base_vae": "VAE", "tabd.dit": "DIT"}),
+    "rgba_vae_long": (VAETrainConfig, {"model.init_from": "RGBA_VAE", "tabd.dit": "DIT"}),
+    "dora": (DiTTrainConfig, {"rgba_vae": "RGBA_VAE", "base_dit": "DIT"}),
+}
+
+
+def _assert_stage_configs_parse(recipe: TinyAllConfig, optional_default: str | None = None) -> None:
+    for stage, (cls, overrides) in _STAGE_TRAINERS.items():
+        name = getattr(recipe, stage) or optional_default
+        if name is not None:
+            assert isinstance(load_config(cls, name, overrides), cls), stage
+
+
 def test_shipped_recipe_stage_configs_parse_into_their_trainers():
-    # A typo in a shipped stage config would only surface hours into `train tiny-all`. The overrides
-    # are the folders tiny-all fills in from earlier stages.
+    # A typo in a shipped stage config would only surface hours into `train tiny-all`.
     recipe = load_config(TinyAllConfig, "tiny_all")
-    stages = {
-        "base_vae": (BaseVAETrainConfig, {}),
-        "base_vae_long": (BaseVAETrainConfig, {"init_from": "VAE"}),
-        "base_dit": (DiTTrainConfig, {"base_vae": "VAE"}),
-        "rgba_vae": (VAETrainConfig, {"model.base_vae": "VAE", "tabd.dit": "DIT"}),
-        "rgba_vae_long": (VAETrainConfig, {"model.init_from": "RGBA_VAE", "tabd.dit": "DIT"}),
-        "dora": (DiTTrainConfig, {"rgba_vae": "RGBA_VAE", "base_dit": "DIT"}),
-    }
-    names = {stage: getattr(recipe, stage) for stage in stages}
-    names["rgba_vae_long"] = names["rgba_vae_long"] or "tiny_rgba_vae_long"  # optional: shipped, named or not
-    for stage, (cls, overrides) in stages.items():
-        assert isinstance(load_config(cls, names[stage], overrides), cls), stage
+    _assert_stage_configs_parse(recipe, optional_default="tiny_rgba_vae_long")  # optional: shipped, named or not
+
+
+@pytest.mark.parametrize("recipe_path", sorted(REPO_ROOT.glob("bench/results/tiny_recipe-*/tiny_all.yaml")),
+                         ids=lambda p: p.parent.name)
+def test_committed_recipe_runs_still_parse(recipe_path, monkeypatch):
+    # A report's README says "rerun with --config its tiny_all.yaml" from the repository root; a renamed
+    # config field would silently make that command fail.
+    monkeypatch.chdir(REPO_ROOT)
+    _assert_stage_configs_parse(load_config(TinyAllConfig, recipe_path))
