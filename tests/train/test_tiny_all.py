@@ -112,8 +112,8 @@ def test_shipped_recipe_stage_configs_parse_into_their_trainers():
     _assert_stage_configs_parse(recipe, optional_default="tiny_rgba_vae_long")  # optional: shipped, named or not
 
 
-@pytest.mark.parametrize("recipe_path", sorted(REPO_ROOT.glob("bench/results/tiny_recipe-*/tiny_all.yaml")),
-                         ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("recipe_path", sorted(REPO_ROOT.glob("bench/results/tiny_recipe-*/tiny_all*.yaml")),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_committed_recipe_runs_still_parse(recipe_path, monkeypatch):
     # A report's README says "rerun with --config its tiny_all.yaml" from the repository root; a renamed
     # config field would silently make that command fail.
