@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.models import RGBAVAE
+from wan_alpha.train.loop import load_trainable_state_dict
 
 
 def vae_at_checkpoint(final: str | Path, checkpoint: str | Path) -> RGBAVAE:
@@ -22,11 +23,7 @@ def vae_at_checkpoint(final: str | Path, checkpoint: str | Path) -> RGBAVAE:
     path = Path(checkpoint) / "trainable_0.safetensors"
     if not path.exists():
         raise WanAlphaError(f"{checkpoint} has no trainable_0.safetensors: is it a `train vae` checkpoint folder?")
-    state = load_file(path)
-    unknown = sorted(set(state) - set(vae.state_dict()))
-    if unknown:
-        raise WanAlphaError(f"{path} holds tensors {unknown[:5]} that {final} lacks: another run's checkpoint?")
-    vae.load_state_dict(state, strict=False)
+    load_trainable_state_dict(vae, load_file(path), str(path))  # the trainable set is the trainer's: fusion + LoRA
     return vae
 
 

@@ -1,24 +1,17 @@
 """The GPU benchmark's code path at tiny size on the CPU: meta-built random models, the pipeline call with
 per-stage timers, the TransPixeler-style step, the JSON report."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 from accelerate import init_empty_weights
 from diffusers import WanTransformer3DModel
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "gpu_realscale.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("gpu_realscale", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_bench_script):
+    return load_bench_script("gpu_realscale")
 
 
 @pytest.mark.usefixtures("one_thread")
