@@ -13,6 +13,7 @@ from wan_alpha.losses import (
     load_vgg16_relu2_2,
     recon_loss,
     rendering_losses,
+    saturation_margin_loss,
 )
 from wan_alpha.losses.recon import sobel_magnitude, vgg16_relu2_2
 
@@ -160,3 +161,29 @@ def test_alpha_loss_balance_moves_only_the_l1_term():
 def test_alpha_balance_outside_0_1_is_refused(share):
     with pytest.raises(WanAlphaError, match="alpha_balance"):
         ReconLossConfig(alpha_balance=share)
+
+
+def test_saturation_margin_loss_pulls_clamped_pixels_past_the_margin():
+    alpha = _small_subject()
+    exact = alpha.expand(-1, 3, -1, -1, -1) * 2 - 1  # channels exactly at +-1: zero L1 after the clamp
+    assert saturation_margin_loss(exact, alpha, margin=0.1) == pytest.approx(0.1)  # 0.5 * 0.1 + 0.5 * 0.1
+    past = exact * 1.2
+    assert saturation_margin_loss(past, alpha, margin=0.1) == 0
+    channels = exact.clone().requires_grad_(True)
+    saturation_margin_loss(channels, alpha, margin=0.1).backward()
+    subject = alpha.expand_as(channels).bool()
+    assert (channels.grad[subject] < 0).all() and (channels.grad[~subject] > 0).all()  # descent: up, down
+
+
+def test_saturation_margin_loss_ignores_semi_transparent_pixels_and_missing_parts():
+    alpha = torch.full((2, 1, 5, 16, 16), 0.5)
+    alpha[0, ..., :8, :] = 0  # clip 0: half transparent, no opaque pixel; clip 1: all semi-transparent
+    channels = torch.zeros(2, 3, 5, 16, 16)
+    # clip 0: only its transparent half counts (0.5 * 1.1); clip 1: nothing
+    assert saturation_margin_loss(channels, alpha, margin=0.1) == pytest.approx(0.5 * 1.1 / 2)
+
+
+@pytest.mark.parametrize("field", ["saturation", "saturation_margin"])
+def test_negative_saturation_settings_are_refused(field):
+    with pytest.raises(WanAlphaError, match=field):
+        ReconLossConfig(**{field: -0.1})

@@ -143,6 +143,25 @@ def test_forward_clamps_straight_through_in_training_mode(vae):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in vae.named_parameters() if "vae_rgb" in n)
 
 
+def test_training_forward_exposes_the_unclamped_alpha_channels(vae):
+    rgb, alpha = clip(5)
+    perturb_lora(vae)
+    out_bias = vae.vae_alpha.decoder.conv_out.bias
+    with torch.no_grad():
+        out_bias.add_(torch.tensor([1.5, 0.0, -1.5]))  # channels past both ends of the clamp
+    try:
+        train_out = vae.train()(rgb, alpha)
+        eval_out = vae.eval()(rgb, alpha)
+    finally:
+        with torch.no_grad():
+            out_bias.sub_(torch.tensor([1.5, 0.0, -1.5]))
+    channels = train_out.alpha_channels
+    assert channels.shape == (1, 3, *alpha.shape[2:]) and channels.max() > 1 and channels.min() < -1
+    torch.testing.assert_close(train_out.alpha.detach(), (channels.detach().clamp(-1, 1).mean(1, keepdim=True) + 1) / 2)
+    torch.testing.assert_close(train_out.alpha.detach(), eval_out.alpha)
+    assert eval_out.alpha_channels is None
+
+
 def test_only_fusion_and_lora_receive_gradients(vae):
     rgb, alpha = clip(5)
     perturb_lora(vae)  # so that gradients reach lora_A too (B starts at zero)

@@ -65,6 +65,15 @@ def test_training_lowers_reconstruction_loss_and_writes_a_run_folder(tmp_path):
     torch.testing.assert_close(model.state_dict()["fusion.conv_out.weight"], trained["fusion.conv_out.weight"])
 
 
+def test_saturation_margin_term_is_logged_and_trained_down(tmp_path):
+    output = tmp_path / "run"
+    train_vae(write_config(tmp_path, loss={"saturation": 5.0, "saturation_margin": 0.2}, tabd={"weight": 0.0},
+                           train={"max_steps": 20}), output)
+    losses, _ = train_log(output)
+    saturation = [losses[s]["saturation"] for s in sorted(losses)]
+    assert sum(saturation[-5:]) < 0.8 * sum(saturation[:5]), saturation
+
+
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     config = write_config(tmp_path, train={"max_steps": 5})
     train_vae(config, tmp_path / "whole")

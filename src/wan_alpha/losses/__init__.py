@@ -9,6 +9,7 @@ from .recon import (
     load_vgg16_relu2_2,
     recon_loss,
     rendering_losses,
+    saturation_margin_loss,
 )
 from .tabd import TABD_MODES, combine_tabd, tabd_loss, tabd_sign_mask
 
@@ -23,6 +24,7 @@ __all__ = [
     "recon_loss",
     "rectified_flow_pair",
     "rendering_losses",
+    "saturation_margin_loss",
     "shifted_flow_loss",
     "tabd_loss",
     "tabd_sign_mask",

@@ -51,10 +51,19 @@ class ReconLossConfig:
     # pixels weigh equally). Plain L1 on mostly transparent clips predicts too little alpha on the
     # subject; fully balanced, a haze over the surround (docs/results.md, v9 and v10).
     alpha_balance: float = 0.0
+    # Weight and margin of saturation_margin_loss (0: off). L1 through the clamp stops pulling once a
+    # pixel is near 0 or 1, so "near" is where the alpha decoder settles: no generated pixel reached
+    # alpha 0.999 and backgrounds kept a faint haze (docs/results.md, v7-v13).
+    saturation: float = 0.0
+    saturation_margin: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha_balance <= 1.0:
             raise WanAlphaError(f"loss.alpha_balance must be in [0, 1], got {self.alpha_balance}")
+        if self.saturation < 0 or self.saturation_margin < 0:
+            raise WanAlphaError(
+                f"loss.saturation and loss.saturation_margin must be >= 0, got {self.saturation}, {self.saturation_margin}"
+            )
 
 
 def vgg16_relu2_2() -> nn.Sequential:
@@ -170,6 +179,22 @@ def balanced_alpha_l1(alpha_hat: torch.Tensor, alpha: torch.Tensor) -> torch.Ten
     error = 2 * (alpha_hat - alpha).abs()
     dims = tuple(range(1, alpha.ndim))
     parts = [(error * part).sum(dims) / part.sum(dims).clamp_min(1) for part in (transparent, ~transparent)]
+    return 0.5 * (parts[0] + parts[1]).mean()
+
+
+def saturation_margin_loss(alpha_channels: torch.Tensor, alpha: torch.Tensor, margin: float) -> torch.Tensor:
+    """Hinge pushing the alpha decoder's unclamped channels (B, 3, T, H, W), [-1, 1] scale, past -1 - margin
+    where the truth is transparent and past 1 + margin where it is opaque; the mean over a clip's
+    transparent pixels and the mean over its opaque ones count half each (a part a clip lacks counts nothing).
+
+    After the clamp such pixels come out exactly 0 or 1, and a latent slightly off the training ones
+    (a sampled one) still lands there instead of in a haze or an almost-opaque 0.95.
+    """
+    opaque, _, transparent = region_masks(alpha)
+    dims = tuple(range(1, alpha.ndim))
+    below = F.relu(1 + margin - alpha_channels).mean(dim=1, keepdim=True)
+    above = F.relu(alpha_channels + 1 + margin).mean(dim=1, keepdim=True)
+    parts = [(error * part).sum(dims) / part.sum(dims).clamp_min(1) for error, part in ((above, transparent), (below, opaque))]
     return 0.5 * (parts[0] + parts[1]).mean()
 
 

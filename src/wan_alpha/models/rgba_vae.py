@@ -51,11 +51,13 @@ TEMPORAL_CHUNK = 4
 
 @dataclass
 class RGBAVAEOutput(BaseOutput):
-    """``latent``: normalised Z (what the DiT sees); ``rgb`` in [-1, 1]; ``alpha`` in [0, 1]."""
+    """``latent``: normalised Z (what the DiT sees); ``rgb`` in [-1, 1]; ``alpha`` in [0, 1];
+    ``alpha_channels``: in training mode, the alpha decoder's three channels before the clamp (else None)."""
 
     latent: torch.Tensor
     rgb: torch.Tensor
     alpha: torch.Tensor
+    alpha_channels: torch.Tensor | None = None
 
 
 def _cached_conv(conv: nn.Module, x: torch.Tensor, feat_cache: list | None, feat_idx: list[int]) -> torch.Tensor:
@@ -165,6 +167,11 @@ def clamp_straight_through(x: torch.Tensor) -> torch.Tensor:
     to -1 on transparent pixels (about -0.86, -1.17, -0.93), which clamp-then-average turns into a
     haze of alpha 0.03 with no pixel fully transparent."""
     return x + (x.clamp(-1, 1) - x).detach()
+
+
+def _alpha_from_channels(x: torch.Tensor) -> torch.Tensor:
+    """The alpha decoder's (clamped) three channels in [-1, 1] -> alpha (B, 1, T, H, W) in [0, 1]."""
+    return (x.mean(dim=1, keepdim=True) + 1) / 2
 
 
 def _few(keys, limit: int = 5) -> str:
@@ -376,15 +383,22 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         ``straight_through=True`` (training) clamps with a straight-through gradient instead of diffusers'
         clamp, so saturated outputs still get gradients (:func:`clamp_straight_through`); no tiling then.
         """
+        if straight_through:
+            rgb, alpha = (clamp_straight_through(x) for x in self._decode_unclamped(latent, normalized))
+        else:
+            rgb, alpha = self._decode_both(self._denormalized(latent, normalized))
+        return rgb, _alpha_from_channels(alpha)
+
+    def _denormalized(self, latent: torch.Tensor, normalized: bool) -> torch.Tensor:
         if latent.ndim != 5 or latent.shape[1] != self.z_dim:
             raise WanAlphaError(f"expected a latent (B,{self.z_dim},T,h,w), got {tuple(latent.shape)}")
         z = self.denormalize_latents(latent) if normalized else latent
-        z = z.to(self.dtype)
-        if straight_through:
-            rgb, alpha = (clamp_straight_through(decode_unclamped(vae, z)) for vae in (self.vae_rgb, self.vae_alpha))
-        else:
-            rgb, alpha = self._decode_both(z)
-        return rgb, (alpha.mean(dim=1, keepdim=True) + 1) / 2
+        return z.to(self.dtype)
+
+    def _decode_unclamped(self, latent: torch.Tensor, normalized: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both decoders' outputs before any clamp: RGB and the alpha decoder's three channels."""
+        z = self._denormalized(latent, normalized)
+        return decode_unclamped(self.vae_rgb, z), decode_unclamped(self.vae_alpha, z)
 
     def _decode_both(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both decoders' outputs. One after the other by default, so only one decoder's activations are
@@ -405,5 +419,9 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         """Encode and decode (training goes through here so DDP sees the call). In training mode the
         decoders' outputs are clamped straight-through, so saturated pixels keep their gradient."""
         latent = self.encode(rgb, alpha, background=background)
-        rgb_hat, alpha_hat = self.decode(latent, straight_through=self.training)
-        return RGBAVAEOutput(latent=latent, rgb=rgb_hat, alpha=alpha_hat)
+        if not self.training:
+            rgb_hat, alpha_hat = self.decode(latent)
+            return RGBAVAEOutput(latent=latent, rgb=rgb_hat, alpha=alpha_hat)
+        rgb_raw, alpha_raw = self._decode_unclamped(latent)
+        alpha_hat = _alpha_from_channels(clamp_straight_through(alpha_raw))
+        return RGBAVAEOutput(latent=latent, rgb=clamp_straight_through(rgb_raw), alpha=alpha_hat, alpha_channels=alpha_raw)

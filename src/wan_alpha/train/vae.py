@@ -26,7 +26,16 @@ from ..config import load_config
 from ..errors import WanAlphaError
 from ..eval import over_background_psnr, psnr, ssim
 from ..io import RGBAVideo, atomic_output, write_preview
-from ..losses import TABD_MODES, ReconLossConfig, alpha_loss, build_perceptual, recon_loss, rendering_losses, tabd_loss
+from ..losses import (
+    TABD_MODES,
+    ReconLossConfig,
+    alpha_loss,
+    build_perceptual,
+    recon_loss,
+    rendering_losses,
+    saturation_margin_loss,
+    tabd_loss,
+)
 from ..models import RGBAVAE
 from ..models.dit import build_dit
 from ..models.text_encoders import TEXT_ENCODER_KINDS, load_text_encoder
@@ -193,6 +202,9 @@ def vae_loss(
     else:
         out = vae(rgb, alpha, background=PALETTE[0].view(1, 3, 1, 1, 1).to(rgb))
         terms = naive_losses(out.rgb, out.alpha, rgb, alpha, loss_config, vgg)
+    if loss_config.saturation:
+        terms["saturation"] = saturation_margin_loss(out.alpha_channels, alpha, loss_config.saturation_margin)
+        terms["loss"] = terms["loss"] + loss_config.saturation * terms["saturation"]
     if tabd is not None:
         dit, context = tabd
         terms["tabd"] = tabd_loss(
