@@ -131,10 +131,13 @@ def markdown(report: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(DEFAULT_MODEL))
-    parser.add_argument("--emoji-manifest", help="held-out emoji manifest (wan-alpha data build emoji --seed 1)")
-    parser.add_argument("--out", default="bench/results/tiny_model_eval", help="OUT.json and OUT.md")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(DEFAULT_MODEL),
+                        help="model folder to evaluate (default: the shipped wan-alpha-tiny)")
+    parser.add_argument("--emoji-manifest", help="held-out emoji manifest (wan-alpha data build emoji --seed 1); "
+                        "without it the RGBA VAE is scored on synthetic clips only")
+    parser.add_argument("--out", default="bench/results/tiny_model_eval",
+                        help="writes OUT.json and OUT.md (default: %(default)s)")
     parser.add_argument("--skip-steps", action="store_true", help="skip the step-count sweep")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
