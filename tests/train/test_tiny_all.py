@@ -99,10 +99,10 @@ _STAGE_TRAINERS = {  # the overrides are the folders tiny-all fills in from earl
 }
 
 
-def _assert_stage_configs_parse(recipe: TinyAllConfig, unnamed: dict[str, str] | None = None) -> None:
-    """Each stage config the recipe names loads into its trainer; ``unnamed`` gives configs for stages it leaves out."""
+def _assert_stage_configs_parse(recipe: TinyAllConfig) -> None:
+    """Each stage config the recipe names loads into its trainer."""
     for stage, (cls, overrides) in _STAGE_TRAINERS.items():
-        name = getattr(recipe, stage) or (unnamed or {}).get(stage)
+        name = getattr(recipe, stage)
         if name is not None:
             assert isinstance(load_config(cls, name, overrides), cls), stage
 
@@ -110,7 +110,8 @@ def _assert_stage_configs_parse(recipe: TinyAllConfig, unnamed: dict[str, str] |
 def test_shipped_recipe_stage_configs_parse_into_their_trainers():
     # A typo in a shipped stage config would only surface hours into `train tiny-all`.
     recipe = load_config(TinyAllConfig, "tiny_all")
-    _assert_stage_configs_parse(recipe, unnamed={"rgba_vae_long": "tiny_rgba_vae_long"})  # shipped, named or not
+    assert recipe.rgba_vae_long is not None  # the shipped model has the 128x128 stage (run v14b)
+    _assert_stage_configs_parse(recipe)
 
 
 @pytest.mark.parametrize("recipe_path", sorted(REPO_ROOT.glob("bench/results/tiny_recipe-*/tiny_all*.yaml")),

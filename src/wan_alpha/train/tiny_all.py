@@ -61,7 +61,7 @@ class TinyAllConfig:
     base_vae_long: str | None = "tiny_base_vae_long"
     base_dit: str = "tiny_base_dit"
     rgba_vae: str = "tiny_rgba_vae"
-    rgba_vae_long: str | None = None
+    rgba_vae_long: str | None = "tiny_rgba_vae_128"
     dora: str = "tiny_dora"
 
 
