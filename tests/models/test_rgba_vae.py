@@ -100,7 +100,7 @@ def test_training_decode_clamps_straight_through_so_saturated_pixels_keep_gradie
         with torch.no_grad():
             clamped, _ = vae.decode(z, normalized=False)
         z.requires_grad_(True)
-        rgb, _ = vae.decode(z, normalized=False, straight_through=True)
+        rgb, _, _ = vae.decode_straight_through(z, normalized=False)
     finally:
         with torch.no_grad():
             out_bias.sub_(1.5)
@@ -119,7 +119,7 @@ def test_training_alpha_is_the_mean_of_clamped_channels_as_at_inference(vae):
         out.bias.copy_(torch.tensor([-0.1, -2.0, 0.0]) + out.bias)
     with torch.no_grad():
         _, inference = vae.decode(z, normalized=False)
-        _, training = vae.decode(z, normalized=False, straight_through=True)
+        _, training, _ = vae.decode_straight_through(z, normalized=False)
     torch.testing.assert_close(training, inference)
     assert inference.min() > 0.1  # the clamped -2.0 channel cannot hide the other two
 

@@ -375,30 +375,27 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         return self.normalize_latents(z) if normalized else z
 
     @apply_forward_hook
-    def decode(
-        self, latent: torch.Tensor, normalized: bool = True, straight_through: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(rgb in [-1, 1], alpha in [0, 1])`` from a (normalised unless told otherwise) latent (B,z,T',h,w).
-
-        ``straight_through=True`` (training) clamps with a straight-through gradient instead of diffusers'
-        clamp, so saturated outputs still get gradients (:func:`clamp_straight_through`); no tiling then.
-        """
-        if straight_through:
-            rgb, alpha = (clamp_straight_through(x) for x in self._decode_unclamped(latent, normalized))
-        else:
-            rgb, alpha = self._decode_both(self._denormalized(latent, normalized))
+    def decode(self, latent: torch.Tensor, normalized: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(rgb in [-1, 1], alpha in [0, 1])`` from a (normalised unless told otherwise) latent (B,z,T',h,w)."""
+        rgb, alpha = self._decode_both(self._denormalized(latent, normalized))
         return rgb, _alpha_from_channels(alpha)
+
+    def decode_straight_through(
+        self, latent: torch.Tensor, normalized: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training's decode: ``(rgb, alpha, alpha_channels)``, rgb and alpha as :meth:`decode` gives them but
+        clamped with a straight-through gradient (:func:`clamp_straight_through`), so saturated outputs still
+        get gradients; ``alpha_channels``: the alpha decoder's three channels before the clamp. No tiling."""
+        z = self._denormalized(latent, normalized)
+        rgb, alpha_channels = decode_unclamped(self.vae_rgb, z), decode_unclamped(self.vae_alpha, z)
+        alpha = _alpha_from_channels(clamp_straight_through(alpha_channels))
+        return clamp_straight_through(rgb), alpha, alpha_channels
 
     def _denormalized(self, latent: torch.Tensor, normalized: bool) -> torch.Tensor:
         if latent.ndim != 5 or latent.shape[1] != self.z_dim:
             raise WanAlphaError(f"expected a latent (B,{self.z_dim},T,h,w), got {tuple(latent.shape)}")
         z = self.denormalize_latents(latent) if normalized else latent
         return z.to(self.dtype)
-
-    def _decode_unclamped(self, latent: torch.Tensor, normalized: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Both decoders' outputs before any clamp: RGB and the alpha decoder's three channels."""
-        z = self._denormalized(latent, normalized)
-        return decode_unclamped(self.vae_rgb, z), decode_unclamped(self.vae_alpha, z)
 
     def _decode_both(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Both decoders' outputs. One after the other by default, so only one decoder's activations are
@@ -422,6 +419,5 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         if not self.training:
             rgb_hat, alpha_hat = self.decode(latent)
             return RGBAVAEOutput(latent=latent, rgb=rgb_hat, alpha=alpha_hat)
-        rgb_raw, alpha_raw = self._decode_unclamped(latent)
-        alpha_hat = _alpha_from_channels(clamp_straight_through(alpha_raw))
-        return RGBAVAEOutput(latent=latent, rgb=clamp_straight_through(rgb_raw), alpha=alpha_hat, alpha_channels=alpha_raw)
+        rgb_hat, alpha_hat, channels = self.decode_straight_through(latent)
+        return RGBAVAEOutput(latent=latent, rgb=rgb_hat, alpha=alpha_hat, alpha_channels=channels)
