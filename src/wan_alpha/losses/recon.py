@@ -177,9 +177,15 @@ def balanced_alpha_l1(alpha_hat: torch.Tensor, alpha: torch.Tensor) -> torch.Ten
     """
     _, _, transparent = region_masks(alpha)
     error = 2 * (alpha_hat - alpha).abs()
-    dims = tuple(range(1, alpha.ndim))
-    parts = [(error * part).sum(dims) / part.sum(dims).clamp_min(1) for part in (transparent, ~transparent)]
-    return 0.5 * (parts[0] + parts[1]).mean()
+    return _half_and_half((error, transparent), (error, ~transparent))
+
+
+def _half_and_half(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Two ``(error, mask)`` pairs (B, 1, T, H, W): each clip's mean error over each mask, the two counting
+    half each (an empty mask counts nothing), averaged over the batch."""
+    dims = tuple(range(1, a[1].ndim))
+    means = [(error * mask).sum(dims) / mask.sum(dims).clamp_min(1) for error, mask in (a, b)]
+    return 0.5 * (means[0] + means[1]).mean()
 
 
 def saturation_margin_loss(alpha_channels: torch.Tensor, alpha: torch.Tensor, margin: float) -> torch.Tensor:
@@ -191,11 +197,9 @@ def saturation_margin_loss(alpha_channels: torch.Tensor, alpha: torch.Tensor, ma
     (a sampled one) still lands there instead of in a haze or an almost-opaque 0.95.
     """
     opaque, _, transparent = region_masks(alpha)
-    dims = tuple(range(1, alpha.ndim))
     below = F.relu(1 + margin - alpha_channels).mean(dim=1, keepdim=True)
     above = F.relu(alpha_channels + 1 + margin).mean(dim=1, keepdim=True)
-    parts = [(error * part).sum(dims) / part.sum(dims).clamp_min(1) for error, part in ((above, transparent), (below, opaque))]
-    return 0.5 * (parts[0] + parts[1]).mean()
+    return _half_and_half((above, transparent), (below, opaque))
 
 
 def alpha_loss(
