@@ -8,9 +8,10 @@ from safetensors.torch import load_file
 from wan_alpha.cli import main
 from wan_alpha.data import SyntheticClips
 from wan_alpha.errors import WanAlphaError
+from wan_alpha.losses import ReconLossConfig
 from wan_alpha.models import RGBAVAE
 from wan_alpha.rgba import random_palette_colors
-from wan_alpha.train.vae import fit_rgba_latent_stats, train_vae
+from wan_alpha.train.vae import fit_rgba_latent_stats, train_vae, vae_loss
 
 TINY = {
     "model": {
@@ -74,6 +75,13 @@ def test_saturation_margin_term_is_logged_and_trained_down(tmp_path):
     assert sum(saturation[-5:]) < 0.8 * sum(saturation[:5]), saturation
 
 
+def test_saturation_term_on_a_model_in_eval_mode_is_a_user_error(tmp_path):
+    vae = RGBAVAE.from_pretrained(train_vae(write_config(tmp_path, train={"max_steps": 1}), tmp_path / "run")).eval()
+    clip = SyntheticClips(1, 5, 32, 32, seed=3)[0]
+    batch = {"rgb": clip["rgb"][None], "alpha": clip["alpha"][None]}
+    with pytest.raises(WanAlphaError, match="training mode"):
+        vae_loss(vae, batch, torch.Generator().manual_seed(0), ReconLossConfig(saturation=1.0))
+    assert "saturation" in vae_loss(vae.train(), batch, torch.Generator().manual_seed(0), ReconLossConfig(saturation=1.0))
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     config = write_config(tmp_path, train={"max_steps": 5})
     train_vae(config, tmp_path / "whole")

@@ -203,6 +203,9 @@ def vae_loss(
         out = vae(rgb, alpha, background=PALETTE[0].view(1, 3, 1, 1, 1).to(rgb))
         terms = naive_losses(out.rgb, out.alpha, rgb, alpha, loss_config, vgg)
     if loss_config.saturation:
+        if out.alpha_channels is None:
+            raise WanAlphaError("loss.saturation needs the alpha decoder's unclamped channels, which the RGBA VAE "
+                                "returns in training mode only: call vae.train() before vae_loss")
         terms["saturation"] = saturation_margin_loss(out.alpha_channels, alpha, loss_config.saturation_margin)
         terms["loss"] = terms["loss"] + loss_config.saturation * terms["saturation"]
     if tabd is not None:
