@@ -7,7 +7,7 @@ frames (two latent frames, the most a 5-frame training clip exercises) and with 
 A causal Wan VAE trained only on 5-frame clips never sees a chunk that follows a 4-frame chunk in
 its temporal cache; this shows whether the later latent frames decode as well as the first two. The
 last two columns split the 17-frame decode into its first two latent frames (frames 0-4) and its last
-(13-16): a VAE that does not follow motion loses PSNR over the clip even when trained on 17 frames.
+(13-16): a VAE trained on 17-frame clips can still lose PSNR over the clip.
 """
 
 from __future__ import annotations

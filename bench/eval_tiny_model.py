@@ -87,8 +87,8 @@ def reconstruct(vae, item: dict) -> dict[str, float]:
     over the palette renders, alpha dtSSD and the mean reconstructed alpha on the subject (true alpha >= 0.5;
     NaN if the clip has none) of one clip encoded over black.
 
-    Frames 0-4 and 13-16 are the first two and the last of a 17-frame clip's five latent frames: a causal VAE
-    trained on shorter clips than it decodes loses the later ones."""
+    Frames 0-4 and 13-16 are the first two and the last of a 17-frame clip's five latent frames: the tiny
+    models reconstruct the later ones worse (bench/results/tiny_recipe-v15/README.md)."""
     rgb, alpha = item["rgb"][None], item["alpha"][None]
     out = vae(rgb, alpha, background=PALETTE[0].view(1, 3, 1, 1, 1))
     (rgb_hat, alpha_hat), (rgb_t, alpha_t) = clip_arrays(out.rgb[0], out.alpha[0]), clip_arrays(rgb[0], alpha[0])

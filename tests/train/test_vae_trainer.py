@@ -82,6 +82,8 @@ def test_saturation_term_on_a_model_in_eval_mode_is_a_user_error(tmp_path):
     with pytest.raises(WanAlphaError, match="training mode"):
         vae_loss(vae, batch, torch.Generator().manual_seed(0), ReconLossConfig(saturation=1.0))
     assert "saturation" in vae_loss(vae.train(), batch, torch.Generator().manual_seed(0), ReconLossConfig(saturation=1.0))
+
+
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     config = write_config(tmp_path, train={"max_steps": 5})
     train_vae(config, tmp_path / "whole")
