@@ -110,7 +110,7 @@ def _assert_stage_configs_parse(recipe: TinyAllConfig) -> None:
 def test_shipped_recipe_stage_configs_parse_into_their_trainers():
     # A typo in a shipped stage config would only surface hours into `train tiny-all`.
     recipe = load_config(TinyAllConfig, "tiny_all")
-    assert recipe.rgba_vae_long is not None  # the shipped model has the 128x128 stage (run v14c)
+    assert recipe.rgba_vae_long is not None  # the shipped model has the 128x128 stage (run v14d)
     _assert_stage_configs_parse(recipe)
 
 

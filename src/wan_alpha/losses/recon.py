@@ -53,7 +53,7 @@ class ReconLossConfig:
     alpha_balance: float = 0.0
     # Weight and margin of saturation_margin_loss (0: off). L1 through the clamp stops pulling once a
     # pixel is near 0 or 1, so "near" is where the alpha decoder settles: no generated pixel reached
-    # alpha 0.999 and backgrounds kept a faint haze (docs/results.md, v7-v13; shipped v14c: 2.0 and 0.5).
+    # alpha 0.999 and backgrounds kept a faint haze (docs/results.md, v7-v13; shipped v14d: 2.0 and 0.7).
     saturation: float = 0.0
     saturation_margin: float = 0.1
 
