@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from scipy.ndimage import gaussian_filter
 
 from wan_alpha.errors import WanAlphaError
@@ -43,6 +44,14 @@ def test_known_offset(alpha):
     assert sad(pred, alpha) == pytest.approx(100 * 0.1 / 1000)  # per 10x10 frame, in thousands
     # a constant offset leaves every gradient unchanged
     assert gradient_error(pred, alpha) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_psnr_and_ssim_take_tensors_a_model_just_made(alpha):
+    # validation hands over model outputs: torch tensors, on the GPU during training there (no plain
+    # numpy conversion), here ones that still require grad (numpy conversion refuses those too)
+    pred = torch.tensor(alpha + 0.1, dtype=torch.float32, requires_grad=True)
+    assert psnr(pred, torch.tensor(alpha)) == pytest.approx(20.0, abs=1e-4)
+    assert ssim(pred, alpha) == pytest.approx(ssim(alpha + 0.1, alpha), abs=1e-6)
 
 
 def test_gradient_error_matches_gaussian_derivatives():
