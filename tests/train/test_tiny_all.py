@@ -32,6 +32,8 @@ STAGES = {
     "base_vae": {"vae_config": VAE, "data": DATA, "stats_clips": 2, "train": TRAIN},
     "base_vae_long": {"init_from": "", "data": {**DATA, "synthetic": {**DATA["synthetic"], "frames": 9}},
                       "stats_clips": 2, "train": TRAIN},
+    "base_vae_128": {"init_from": "", "data": {**DATA, "synthetic": {**DATA["synthetic"], "height": 48, "width": 48}},
+                     "stats_clips": 2, "train": TRAIN},
     "base_dit": {"latents": "rgb", "adapter": "none", "dit_config": DIT, "mu_shift": 0.0,
                  "text_encoder": {"kind": "minilm", "max_length": 16}, "data": DATA, "train": TRAIN},
     "rgba_vae": {"model": {"base_vae": "", "lora_rank": 2, "fusion_layers": 1}, "data": DATA,
@@ -58,11 +60,15 @@ def test_tiny_all_trains_every_stage_and_exports_a_small_model(tmp_path):
     recipe, out = write_recipe(tmp_path), tmp_path / "run"
     model = train_tiny_all(out, config=recipe)
     times = json.loads((out / "stages.json").read_text())
-    assert list(times) == ["base_vae", "base_vae_long", "base_dit", "rgba_vae", "rgba_vae_long", "dora", "model"]
+    assert list(times) == ["base_vae", "base_vae_long", "base_vae_128", "base_dit", "rgba_vae", "rgba_vae_long",
+                           "dora", "model"]
     long_run = yaml.safe_load((out / "base_vae_long" / "config.yaml").read_text())
     assert long_run["init_from"] == str(out / "base_vae" / "vae")  # continued, not rebuilt
-    assert yaml.safe_load((out / "rgba_vae" / "config.yaml").read_text())["model"]["base_vae"] == str(
+    assert yaml.safe_load((out / "base_vae_128" / "config.yaml").read_text())["init_from"] == str(
         out / "base_vae_long" / "vae")
+    assert yaml.safe_load((out / "base_dit" / "config.yaml").read_text())["base_vae"] == str(out / "base_vae_128" / "vae")
+    assert yaml.safe_load((out / "rgba_vae" / "config.yaml").read_text())["model"]["base_vae"] == str(
+        out / "base_vae_128" / "vae")
     long_rgba = yaml.safe_load((out / "rgba_vae_long" / "config.yaml").read_text())["model"]
     assert long_rgba["init_from"] == str(out / "rgba_vae" / "rgba_vae") and long_rgba["base_vae"] is None
     assert yaml.safe_load((out / "dora" / "config.yaml").read_text())["rgba_vae"] == str(out / "rgba_vae_long" / "rgba_vae")
@@ -92,6 +98,7 @@ def test_base_dit_without_base_vae_is_a_user_error(tmp_path):
 _STAGE_TRAINERS = {  # the overrides are the folders tiny-all fills in from earlier stages
     "base_vae": (BaseVAETrainConfig, {}),
     "base_vae_long": (BaseVAETrainConfig, {"init_from": "VAE"}),
+    "base_vae_128": (BaseVAETrainConfig, {"init_from": "VAE"}),
     "base_dit": (DiTTrainConfig, {"base_vae": "VAE"}),
     "rgba_vae": (VAETrainConfig, {"model.base_vae": "VAE", "tabd.dit": "DIT"}),
     "rgba_vae_long": (VAETrainConfig, {"model.init_from": "RGBA_VAE", "tabd.dit": "DIT"}),
@@ -107,10 +114,12 @@ def _assert_stage_configs_parse(recipe: TinyAllConfig) -> None:
             assert isinstance(load_config(cls, name, overrides), cls), stage
 
 
-def test_shipped_recipe_stage_configs_parse_into_their_trainers():
+@pytest.mark.parametrize("name", ["tiny_all", "tiny_all_gpu"])
+def test_shipped_recipe_stage_configs_parse_into_their_trainers(name):
     # A typo in a shipped stage config would only surface hours into `train tiny-all`.
-    recipe = load_config(TinyAllConfig, "tiny_all")
+    recipe = load_config(TinyAllConfig, name)
     assert recipe.rgba_vae_long is not None  # the shipped model has the 128x128 stage (run v14d)
+    assert (recipe.base_vae_128 is not None) == (name == "tiny_all_gpu")  # the GPU stage only where named
     _assert_stage_configs_parse(recipe)
 
 

@@ -5,6 +5,7 @@ Stages (each its own resumable run folder under ``OUTPUT``; a finished stage is 
 0. ``data/emoji``: animated Noto emoji clips (when the emoji package is given; else synthetic only);
 1. ``base_vae``: base RGB video VAE (:mod:`.base_vae`), Wan2.1's VAE role, on short clips;
    ``base_vae_long``: the same VAE continued on full-length clips (skipped when the config names none);
+   ``base_vae_128``: continued again at 17x128x128, the size used downstream (a GPU stage; none by default);
 2. ``base_dit``: base text-to-RGB-video DiT (:mod:`.dit`, ``latents: rgb``, ``adapter: none``);
 3. ``rgba_vae``: the RGBA VAE with rendering losses and TABD against the frozen base DiT (:mod:`.vae`);
    ``rgba_vae_long``: the same RGBA VAE continued on larger clips (skipped when the config names none);
@@ -38,7 +39,7 @@ from .dit import PIPELINE_DIR, TRANSFORMER_DIR, train_dit
 from .vae import MODEL_DIR as RGBA_VAE_DIR
 from .vae import train_vae
 
-STAGES = ("data", "base_vae", "base_vae_long", "base_dit", "rgba_vae", "rgba_vae_long", "dora", "model")
+STAGES = ("data", "base_vae", "base_vae_long", "base_vae_128", "base_dit", "rgba_vae", "rgba_vae_long", "dora", "model")
 MODEL_DIR = "model"
 TIMES_FILE = "stages.json"
 
@@ -59,6 +60,7 @@ class TinyAllConfig:
     emoji: EmojiDataConfig = field(default_factory=EmojiDataConfig)
     base_vae: str = "tiny_base_vae"
     base_vae_long: str | None = "tiny_base_vae_long"
+    base_vae_128: str | None = None
     base_dit: str = "tiny_base_dit"
     rgba_vae: str = "tiny_rgba_vae"
     rgba_vae_long: str | None = "tiny_rgba_vae_128"
@@ -125,11 +127,12 @@ def train_tiny_all(
     base_vae = out / "base_vae" / BASE_VAE_DIR
     _run_stage(out, "base_vae", base_vae, lambda: train_base_vae(
         cfg.base_vae, out / "base_vae", resume=resuming("base_vae"), overrides=data))
-    if cfg.base_vae_long is not None:
-        short_vae, base_vae = base_vae, out / "base_vae_long" / BASE_VAE_DIR
-        _run_stage(out, "base_vae_long", base_vae, lambda: train_base_vae(
-            cfg.base_vae_long, out / "base_vae_long", resume=resuming("base_vae_long"),
-            overrides={**data, "init_from": str(short_vae)}))
+    for stage in ("base_vae_long", "base_vae_128"):  # each continues the VAE of the phase before it
+        if getattr(cfg, stage) is None:
+            continue
+        previous, base_vae = base_vae, out / stage / BASE_VAE_DIR
+        _run_stage(out, stage, base_vae, lambda: train_base_vae(
+            getattr(cfg, stage), out / stage, resume=resuming(stage), overrides={**data, "init_from": str(previous)}))
     base_dit = out / "base_dit" / TRANSFORMER_DIR
     rgba_vae = out / "rgba_vae" / RGBA_VAE_DIR
     pipeline = out / "dora" / PIPELINE_DIR
