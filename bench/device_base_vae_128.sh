@@ -5,6 +5,7 @@
 #   bash bench/device_base_vae_128.sh prepare RUN     # here: wheels + RUN's emoji clips and stage-1b VAE -> .gpu/
 #   bash bench/device_base_vae_128.sh train SECONDS   # there (carry .gpu): train, then save the VAE at the last
 #                                                     # checkpoint; results (vae.tar, log.jsonl) go to $OUT
+#   STAGE_CONFIG=other.yaml bash bench/device_base_vae_128.sh train SECONDS   # another stage config (a smoke test)
 #
 # The run is stopped at SECONDS if it has not reached the config's max_steps, and finished from its newest
 # checkpoint (constant learning rate, so that is the run a config with max_steps = that step would give).

@@ -32,7 +32,8 @@ STAGES = {
     "base_vae": {"vae_config": VAE, "data": DATA, "stats_clips": 2, "train": TRAIN},
     "base_vae_long": {"init_from": "", "data": {**DATA, "synthetic": {**DATA["synthetic"], "frames": 9}},
                       "stats_clips": 2, "train": TRAIN},
-    "base_vae_128": {"init_from": "", "data": {**DATA, "synthetic": {**DATA["synthetic"], "height": 48, "width": 48}},
+    "base_vae_128": {"init_from": "",
+                     "data": {**DATA, "synthetic": {**DATA["synthetic"], "height": 48, "width": 48}},
                      "stats_clips": 2, "train": TRAIN},
     "base_dit": {"latents": "rgb", "adapter": "none", "dit_config": DIT, "mu_shift": 0.0,
                  "text_encoder": {"kind": "minilm", "max_length": 16}, "data": DATA, "train": TRAIN},
@@ -66,7 +67,8 @@ def test_tiny_all_trains_every_stage_and_exports_a_small_model(tmp_path):
     assert long_run["init_from"] == str(out / "base_vae" / "vae")  # continued, not rebuilt
     assert yaml.safe_load((out / "base_vae_128" / "config.yaml").read_text())["init_from"] == str(
         out / "base_vae_long" / "vae")
-    assert yaml.safe_load((out / "base_dit" / "config.yaml").read_text())["base_vae"] == str(out / "base_vae_128" / "vae")
+    assert yaml.safe_load((out / "base_dit" / "config.yaml").read_text())["base_vae"] == str(
+        out / "base_vae_128" / "vae")
     assert yaml.safe_load((out / "rgba_vae" / "config.yaml").read_text())["model"]["base_vae"] == str(
         out / "base_vae_128" / "vae")
     long_rgba = yaml.safe_load((out / "rgba_vae_long" / "config.yaml").read_text())["model"]

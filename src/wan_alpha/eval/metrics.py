@@ -20,7 +20,10 @@ from ..rgba import PALETTE, PALETTE_NAMES, checkerboard, region_masks, soft_rend
 
 def _as_frames(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     """``(T, H, W)`` or ``(T, H, W, C)`` -> ``(T, C, H, W)`` float64 tensor for torchmetrics."""
-    x = x.detach().cpu().double() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=torch.float64)
+    if isinstance(x, torch.Tensor):  # a model's output may be on the GPU or require grad
+        x = x.detach().cpu().double()
+    else:
+        x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
     if x.ndim == 3:
         x = x.unsqueeze(-1)
     if x.ndim != 4:

@@ -39,7 +39,8 @@ from .dit import PIPELINE_DIR, TRANSFORMER_DIR, train_dit
 from .vae import MODEL_DIR as RGBA_VAE_DIR
 from .vae import train_vae
 
-STAGES = ("data", "base_vae", "base_vae_long", "base_vae_128", "base_dit", "rgba_vae", "rgba_vae_long", "dora", "model")
+STAGES = ("data", "base_vae", "base_vae_long", "base_vae_128", "base_dit", "rgba_vae", "rgba_vae_long", "dora",
+          "model")
 MODEL_DIR = "model"
 TIMES_FILE = "stages.json"
 
@@ -132,7 +133,8 @@ def train_tiny_all(
             continue
         previous, base_vae = base_vae, out / stage / BASE_VAE_DIR
         _run_stage(out, stage, base_vae, lambda: train_base_vae(
-            getattr(cfg, stage), out / stage, resume=resuming(stage), overrides={**data, "init_from": str(previous)}))
+            getattr(cfg, stage), out / stage, resume=resuming(stage),
+            overrides={**data, "init_from": str(previous)}))
     base_dit = out / "base_dit" / TRANSFORMER_DIR
     rgba_vae = out / "rgba_vae" / RGBA_VAE_DIR
     pipeline = out / "dora" / PIPELINE_DIR
