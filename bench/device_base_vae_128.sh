@@ -60,6 +60,6 @@ PY
     grep val_ runs/base_vae_128/log.jsonl | tail -n 5
     ;;
 *)
-    sed -n 2,10p "$0"; exit 2
+    sed -n 2,12p "$0"; exit 2
     ;;
 esac
