@@ -10,18 +10,11 @@ its alpha PSNR can reach without retraining the base (an estimate, not a bound: 
 from __future__ import annotations
 
 import numpy as np
-import torch
 from diffusers import AutoencoderKLWan
 
 from heldout import folders_and_clips
 from wan_alpha.eval import psnr
-from wan_alpha.train.base_vae import composite, encode_rgb
-
-
-@torch.no_grad()
-def reconstruct(vae: AutoencoderKLWan, clip: torch.Tensor) -> torch.Tensor:
-    """``clip`` (1, 3, T, H, W) in [-1, 1] encoded to its posterior mean and decoded, clamped."""
-    return vae.decode(encode_rgb(vae, clip, normalized=False)).sample.clamp(-1, 1)
+from wan_alpha.train.base_vae import composite_rgb_psnr, reconstruct
 
 
 def main() -> None:
@@ -29,15 +22,12 @@ def main() -> None:
     print("| base VAE | alpha as grey RGB: alpha PSNR (dB) | RGB composite: RGB PSNR (dB) |\n|---|---|---|")
     for path in vaes:
         vae = AutoencoderKLWan.from_pretrained(path).eval()
-        generator = torch.Generator().manual_seed(0)
-        alpha_scores, rgb_scores = [], []
+        alpha_scores = []
         for index in range(len(clips)):
-            item = clips[index]
-            grey = item["alpha"][None].expand(1, 3, -1, -1, -1) * 2 - 1
-            alpha_scores.append(psnr((reconstruct(vae, grey)[0].mean(0) + 1) / 2, item["alpha"][0]))
-            rgb = composite(item["rgb"][None], item["alpha"][None], generator)
-            rgb_scores.append(psnr((reconstruct(vae, rgb)[0] + 1) / 2, (rgb[0] + 1) / 2))
-        print(f"| {path} | {np.mean(alpha_scores):.1f} | {np.mean(rgb_scores):.1f} |", flush=True)
+            alpha = clips[index]["alpha"]
+            grey = alpha[None].expand(1, 3, -1, -1, -1) * 2 - 1
+            alpha_scores.append(psnr((reconstruct(vae, grey)[0].mean(0) + 1) / 2, alpha[0]))
+        print(f"| {path} | {np.mean(alpha_scores):.1f} | {composite_rgb_psnr(vae, clips):.1f} |", flush=True)
 
 
 if __name__ == "__main__":

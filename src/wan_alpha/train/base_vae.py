@@ -102,16 +102,23 @@ def base_vae_loss(vae, rgb: torch.Tensor, loss: ReconLossConfig, kl_weight: floa
 
 
 @torch.no_grad()
-def _validate(vae: AutoencoderKLWan, dataset: Dataset, background: str) -> dict[str, float]:
+def reconstruct(vae: AutoencoderKLWan, clip: torch.Tensor) -> torch.Tensor:
+    """``clip`` (B, 3, T, H, W) in [-1, 1] encoded to its posterior mean and decoded, clamped to [-1, 1]."""
+    return vae.decode(encode_rgb(vae, clip, normalized=False)).sample.clamp(-1, 1)
+
+
+@torch.no_grad()
+def composite_rgb_psnr(vae: AutoencoderKLWan, dataset: Dataset, background: str = "mixed") -> float | None:
+    """Mean RGB PSNR of the dataset's clips composited over random backgrounds (seed 0) and reconstructed;
+    ``None`` for an empty dataset. The stage's validation metric."""
     vae.eval()
     generator = torch.Generator().manual_seed(0)
     scores = []
     for index in range(len(dataset)):
         item = dataset[index]
         rgb = composite(item["rgb"][None], item["alpha"][None], generator, background).to(vae.device)
-        recon = vae.decode(encode_rgb(vae, rgb, normalized=False)).sample.clamp(-1, 1)
-        scores.append(psnr((recon[0] + 1) / 2, (rgb[0] + 1) / 2))
-    return {"val_rgb_psnr": float(np.mean(scores))} if scores else {}
+        scores.append(psnr((reconstruct(vae, rgb)[0] + 1) / 2, (rgb[0] + 1) / 2))
+    return float(np.mean(scores)) if scores else None
 
 
 def fit_latent_stats(vae: AutoencoderKLWan, dataset: Dataset, clips: int, background: str, seed: int) -> None:
@@ -167,7 +174,8 @@ def train_base_vae(
     def validate_fn(step: int) -> dict[str, float]:
         if val_set is None or not accelerator.is_main_process:
             return {}
-        return _validate(accelerator.unwrap_model(model), val_set, cfg.background)
+        score = composite_rgb_psnr(accelerator.unwrap_model(model), val_set, cfg.background)
+        return {} if score is None else {"val_rgb_psnr": score}
 
     train_loop(accelerator, model, optimizer, loader, step_fn, cfg.train, output_dir, resume, validate_fn)
     final = accelerator.unwrap_model(model).eval()
