@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -175,3 +176,28 @@ def test_init_from_a_merged_rgba_vae_is_refused(tmp_path):
     with pytest.raises(WanAlphaError, match="LoRA merged"):
         train_vae(config, tmp_path / "second")
     assert not (tmp_path / "second").exists()
+
+
+def test_a_saved_tabd_context_replaces_the_text_encoder_and_is_checked_against_the_dit(tmp_path):
+    from safetensors.torch import save_file
+
+    from wan_alpha.train.vae import TABDConfig, build_tabd, encode_tabd_context, write_tabd_context
+
+    dit_config = {**TINY["tabd"]["dit_config"], "text_dim": 384}  # MiniLM's width
+    minilm = TABDConfig(dit_config=dit_config, text_encoder="minilm")
+    path = write_tabd_context(minilm, tmp_path / "context.safetensors")
+    _, context = build_tabd(TABDConfig(dit_config=dit_config, text_encoder="minilm", context_file=str(path)))
+    expected = encode_tabd_context(minilm, 384)
+    assert context.shape == expected.shape and context.abs().sum() > 0
+    torch.testing.assert_close(context, expected)
+
+    narrow = TABDConfig(dit_config=TINY["tabd"]["dit_config"], context_file=str(path))  # text_dim 16
+    with pytest.raises(WanAlphaError, match=r"\(1, L, 16\).*found \(1, 128, 384\)"):
+        build_tabd(narrow)
+    save_file({"other": torch.zeros(1, 2, 16)}, str(tmp_path / "wrong_key.safetensors"))
+    with pytest.raises(WanAlphaError, match="found None"):
+        build_tabd(dataclasses.replace(narrow, context_file=str(tmp_path / "wrong_key.safetensors")))
+    with pytest.raises(WanAlphaError, match="does not exist"):
+        build_tabd(dataclasses.replace(narrow, context_file=str(tmp_path / "missing.safetensors")))
+    with pytest.raises(WanAlphaError, match="no context to save"):
+        write_tabd_context(TABDConfig(dit_config=dit_config, text_encoder="none"), tmp_path / "none.safetensors")

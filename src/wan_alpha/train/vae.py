@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers import AutoencoderKLWan
+from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset
 
 from ..config import load_config
@@ -82,6 +83,9 @@ class TABDConfig:
     dit_config: dict | None = None
     text_encoder: str = "minilm"
     text_encoder_path: str | None = None
+    # a safetensors file holding the empty-prompt context under "context" (write_tabd_context makes it):
+    # used instead of loading the text encoder, which a training machine may lack (UMT5-XXL is 11 GB).
+    context_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in TABD_MODES:
@@ -150,24 +154,58 @@ def fit_rgba_latent_stats(vae: RGBAVAE, dataset: Dataset, clips: int, seed: int)
         background=random_palette_colors(1, generator, device), normalized=False))
 
 
-def build_tabd(config: TABDConfig) -> tuple[torch.nn.Module, torch.Tensor] | None:
-    """The frozen DiT and its cached empty-prompt context (on the CPU), or None when TABD is off.
+TABD_CONTEXT_KEY = "context"
 
-    ``text_encoder: none`` uses a single zero token as context: only for randomly initialised DiTs
-    (tests, tiny runs), which were never trained on any text encoder.
+
+def encode_tabd_context(config: TABDConfig, text_dim: int | None) -> torch.Tensor:
+    """The empty-prompt context ``(1, L, text_dim)`` the frozen DiT is scored with (``text_dim`` None:
+    whatever width the encoder gives).
+
+    ``text_encoder: none`` uses a single zero token: only for randomly initialised DiTs (tests, tiny
+    runs), which were never trained on any text encoder.
     """
+    if config.text_encoder == "none":
+        return torch.zeros(1, 1, text_dim)
+    encoder = load_text_encoder(config.text_encoder, config.text_encoder_path)
+    if text_dim is not None and encoder.dim != text_dim:
+        raise WanAlphaError(
+            f"tabd.text_encoder {config.text_encoder} gives {encoder.dim}-d embeddings, the DiT expects {text_dim}"
+        )
+    return encoder.encode([""], allow_empty=True)[0]
+
+
+def write_tabd_context(config: TABDConfig, path: str | os.PathLike) -> Path:
+    """Encode the empty prompt with ``config``'s text encoder and save it for ``tabd.context_file``, so a
+    training machine without that encoder can run TABD."""
+    if config.text_encoder == "none":
+        raise WanAlphaError("tabd.text_encoder none has no context to save: name the DiT's text encoder")
+    with atomic_output(path) as tmp:
+        save_file({TABD_CONTEXT_KEY: encode_tabd_context(config, None).contiguous()}, str(tmp))
+    return Path(path)
+
+
+def load_tabd_context(path: str | os.PathLike, text_dim: int) -> torch.Tensor:
+    """A context saved by :func:`write_tabd_context`, checked against the DiT's ``text_dim``."""
+    if not Path(path).is_file():
+        raise WanAlphaError(f"tabd.context_file {path} does not exist: write it with write_tabd_context "
+                            "or drop context_file to encode the empty prompt with tabd.text_encoder")
+    context = load_file(str(path)).get(TABD_CONTEXT_KEY)
+    if context is None or context.ndim != 3 or context.shape[0] != 1 or context.shape[-1] != text_dim:
+        shape = None if context is None else tuple(context.shape)
+        raise WanAlphaError(f"tabd.context_file {path} must hold {TABD_CONTEXT_KEY!r} shaped (1, L, {text_dim}) "
+                            f"for this DiT, found {shape}: write it again for this DiT's text encoder")
+    return context.float()
+
+
+def build_tabd(config: TABDConfig) -> tuple[torch.nn.Module, torch.Tensor] | None:
+    """The frozen DiT and its cached empty-prompt context (on the CPU), or None when TABD is off."""
     if not config.enabled:
         return None
     dit = build_dit(config=config.dit_config, path=config.dit).requires_grad_(False).eval()
     text_dim = dit.config.text_dim
-    if config.text_encoder == "none":
-        return dit, torch.zeros(1, 1, text_dim)
-    encoder = load_text_encoder(config.text_encoder, config.text_encoder_path)
-    if encoder.dim != text_dim:
-        raise WanAlphaError(
-            f"tabd.text_encoder {config.text_encoder} gives {encoder.dim}-d embeddings, the DiT expects {text_dim}"
-        )
-    return dit, encoder.encode([""], allow_empty=True)[0]
+    if config.context_file:
+        return dit, load_tabd_context(config.context_file, text_dim)
+    return dit, encode_tabd_context(config, text_dim)
 
 
 def build_rgba_vae(config: VAEModelConfig) -> RGBAVAE:
