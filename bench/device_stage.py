@@ -24,7 +24,8 @@ from safetensors.torch import load_file, save_file
 from wan_alpha.models import RGBAVAE
 from wan_alpha.train.base_vae import MODEL_DIR as BASE_VAE_DIR
 from wan_alpha.train.base_vae import train_base_vae
-from wan_alpha.train.loop import checkpoint_step, checkpoints
+from wan_alpha.errors import WanAlphaError
+from wan_alpha.train.loop import checkpoint_step, checkpoints, load_trainable_state_dict, trainable_state_dict
 from wan_alpha.train.vae import MODEL_DIR as RGBA_VAE_DIR
 from wan_alpha.train.vae import train_vae
 
@@ -59,13 +60,16 @@ def finish(stage: str, config: str, run: Path) -> Path:
         if stage == "base_vae_128":
             tar.add(run / BASE_VAE_DIR, BASE_VAE_DIR)
             return Path(f"{run}.tar")
-        vae = RGBAVAE.from_pretrained(run / RGBA_VAE_DIR)
-        with tempfile.TemporaryDirectory() as tmp:
-            trained = {k: p.detach().contiguous() for k, p in vae.named_parameters() if p.requires_grad}
-            save_file(trained, f"{tmp}/{TRAINED}")
-            tar.add(f"{tmp}/{TRAINED}", TRAINED)
-        tar.add(run / RGBA_VAE_DIR / "config.json", "config.json")
+        pack_rgba_vae(run / RGBA_VAE_DIR, tar)
     return Path(f"{run}.tar")
+
+
+def pack_rgba_vae(folder: Path, tar: tarfile.TarFile) -> None:
+    """Add the trained weights and the config (with the refitted latent statistics) of an RGBA VAE folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        save_file(trainable_state_dict(RGBAVAE.from_pretrained(folder)), f"{tmp}/{TRAINED}")
+        tar.add(f"{tmp}/{TRAINED}", TRAINED)
+    tar.add(folder / "config.json", "config.json")
 
 
 def unpack_rgba_vae(packed: Path, init: Path, out: Path) -> Path:
@@ -76,14 +80,10 @@ def unpack_rgba_vae(packed: Path, init: Path, out: Path) -> Path:
         tar.extractall(tmp, filter="data")
         trained = load_file(f"{tmp}/{TRAINED}")
         config = json.loads(Path(f"{tmp}/config.json").read_text())
-    expected = {k for k, p in vae.named_parameters() if p.requires_grad}
-    if set(trained) != expected:
-        raise SystemExit(f"{packed} does not hold the trained weights of {init}: "
-                         f"{sorted(set(trained) ^ expected)[:4]} differ")
     differing = [k for k, v in config.items() if k not in STATS_KEYS and not k.startswith("_") and vae.config.get(k) != v]
     if differing:
-        raise SystemExit(f"{packed} was trained from another RGBA VAE than {init} (config differs in {differing})")
-    vae.load_state_dict(trained, strict=False)
+        raise WanAlphaError(f"{packed} was trained from another RGBA VAE than {init} (config differs in {differing})")
+    load_trainable_state_dict(vae, trained, str(packed))
     vae.register_to_config(**{k: config[k] for k in STATS_KEYS})
     vae.save_pretrained(out)
     return out
