@@ -100,13 +100,14 @@ def reconstruct(vae, item: dict) -> dict[str, float]:
             "alpha_psnr_all_transparent": psnr(np.zeros_like(alpha_t), alpha_t)}
 
 
-def vae_section(pipe: WanAlphaPipeline, emoji_manifest: str | None, clips: int = 8) -> dict:
+def vae_section(vae, emoji_manifest: str | None, clips: int = 8) -> dict:
+    """Mean :func:`reconstruct` scores of ``clips`` held-out synthetic clips and, given a manifest, emoji clips."""
     sets = {f"synthetic (seed {HELDOUT_SEED})": heldout_clips(clips)}
     if emoji_manifest:
         sets["emoji (held-out build)"] = RGBAClipDataset(emoji_manifest, frames=17, height=128, width=128, random_crop=False)
     results = {}
     for name, dataset in sets.items():
-        scores = [reconstruct(pipe.vae, dataset[i]) for i in range(min(clips, len(dataset)))]
+        scores = [reconstruct(vae, dataset[i]) for i in range(min(clips, len(dataset)))]
         results[name] = {k: float(np.nanmean([s[k] for s in scores])) for k in scores[0]}
     return results
 
@@ -160,7 +161,7 @@ def main() -> None:
         "defaults": f"{c.num_inference_steps} steps, guidance {c.guidance_scale}, mu {c.mu_shift}",
         "generation": generation_section(pipe),
         "steps": steps_section(pipe, PROMPTS[:4]) if not args.skip_steps else {"reference_steps": REFERENCE_STEPS, "rows": {}},
-        "vae": vae_section(pipe, args.emoji_manifest),
+        "vae": vae_section(pipe.vae, args.emoji_manifest),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
