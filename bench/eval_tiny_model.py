@@ -31,6 +31,8 @@ PROMPTS = read_prompts(Path(__file__).with_name("prompts_heldout.txt"))  # also 
 LEFT, RIGHT = Ellipse(0.25, 0.5, 0.35, 0.6), Ellipse(0.75, 0.5, 0.35, 0.6)
 STEP_COUNTS = (1, 2, 4, 8, 16)
 REFERENCE_STEPS = 32
+LATE_FRAMES = slice(13, 17)
+"""The last 4 of the 17 frames: the last latent frame, where the tiny models' subjects fade first."""
 
 
 def generate(pipe: WanAlphaPipeline, prompt: str, seed: int, **kwargs) -> np.ndarray:
@@ -45,14 +47,18 @@ def centroid_x(alpha: np.ndarray) -> float:
     return float((columns * np.arange(len(columns))).sum() / max(columns.sum(), 1e-9) / len(columns))
 
 
-def generation_section(pipe: WanAlphaPipeline) -> dict:
+def generation_section(pipe: WanAlphaPipeline, **sampling) -> dict:
+    """The must-show checks on the held-out prompts; ``sampling`` overrides the model's defaults
+    (``num_inference_steps``, ``guidance_scale``)."""
     clips = []
     for seed, prompt in enumerate(PROMPTS):
-        alpha = generate(pipe, prompt, seed)
+        alpha = generate(pipe, prompt, seed, **sampling)
         shares = alpha_shares(alpha)
-        left, right = centroid_x(generate(pipe, prompt, seed, ellipse=LEFT)), centroid_x(generate(pipe, prompt, seed, ellipse=RIGHT))
+        left = centroid_x(generate(pipe, prompt, seed, ellipse=LEFT, **sampling))
+        right = centroid_x(generate(pipe, prompt, seed, ellipse=RIGHT, **sampling))
         clips.append({"prompt": prompt, **{f"{k}_share": v for k, v in shares.items()}, "dtssd": dtssd(alpha),
-                      "peak_alpha": float(alpha.max()), "centroid_left": left, "centroid_right": right})
+                      "peak_alpha": float(alpha.max()), "late_peak_alpha": float(alpha[LATE_FRAMES].max()),
+                      "centroid_left": left, "centroid_right": right})
     transparent = [c["transparent_share"] for c in clips]
     return {
         "clips": clips,
@@ -60,6 +66,7 @@ def generation_section(pipe: WanAlphaPipeline) -> dict:
         "opaque_pixels_in": sum(c["opaque_share"] > 0 for c in clips),
         "mean_dtssd": float(np.mean([c["dtssd"] for c in clips])),
         "mean_peak_alpha": float(np.mean([c["peak_alpha"] for c in clips])),
+        "mean_late_peak_alpha": float(np.mean([c["late_peak_alpha"] for c in clips])),
         "left_of_right": sum(c["centroid_left"] < c["centroid_right"] for c in clips),
         "prompts": len(clips),
     }
@@ -116,16 +123,19 @@ def markdown(report: dict) -> str:
     g, s = report["generation"], report["steps"]
     lines = [
         f"# Tiny model evaluation ({report['model']})", "",
-        f"Generation, {g['prompts']} held-out prompts, default settings ({report['defaults']}):", "",
+        f"Generation, {g['prompts']} held-out prompts, settings ({report['defaults']}):", "",
         f"- transparent share in [20%, 95%]: {g['transparent_share_in_20_95']}/{g['prompts']}",
         f"- clips with opaque pixels: {g['opaque_pixels_in']}/{g['prompts']}",
         f"- alpha stability, mean dtSSD (x100, 0 = still alpha): {g['mean_dtssd']:.2f}",
         f"- peak alpha of a clip (how visible the subject is), mean: {g['mean_peak_alpha']:.2f}",
+        f"- peak alpha over the last 4 frames (does the subject fade out?), mean: {g['mean_late_peak_alpha']:.2f}",
         f"- ellipse control, alpha centroid with cx=0.25 left of cx=0.75: {g['left_of_right']}/{g['prompts']}", "",
-        "| prompt | transparent | opaque | peak alpha | dtSSD | centroid x (left / right ellipse) |", "|---|---|---|---|---|---|",
+        "| prompt | transparent | opaque | peak alpha (last 4 frames) | dtSSD | centroid x (left / right ellipse) |",
+        "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {c['prompt']} | {c['transparent_share']:.2f} | {c['opaque_share']:.2f} | {c['peak_alpha']:.2f} | {c['dtssd']:.2f} | "
-              f"{c['centroid_left']:.2f} / {c['centroid_right']:.2f} |" for c in g["clips"]]
+    lines += [f"| {c['prompt']} | {c['transparent_share']:.2f} | {c['opaque_share']:.2f} | {c['peak_alpha']:.2f} "
+              f"({c['late_peak_alpha']:.2f}) | {c['dtssd']:.2f} | {c['centroid_left']:.2f} / {c['centroid_right']:.2f} |"
+              for c in g["clips"]]
     lines += ["", f"Step count (alpha PSNR against {s['reference_steps']} steps, same seeds):", "",
               "| steps | alpha PSNR vs ref (dB) | transparent share | s/clip |", "|---|---|---|---|"]
     lines += [f"| {k} | {v['alpha_psnr_vs_ref']:.1f} | {v['transparent_share']:.2f} | {v['seconds_per_clip']:.2f} |"
@@ -151,15 +161,22 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/tiny_model_eval",
                         help="writes OUT.json and OUT.md (default: %(default)s)")
     parser.add_argument("--skip-steps", action="store_true", help="skip the step-count sweep")
+    parser.add_argument("--steps", type=int, help="sampling steps for the generation checks (default: the model's)")
+    parser.add_argument("--guidance", type=float,
+                        help="guidance scale for the generation checks (default: the model's)")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     pipe = WanAlphaPipeline.from_pretrained(args.model)
     pipe.set_progress_bar_config(disable=True)
     c = pipe.config
+    sampling = {k: v for k, v in (("num_inference_steps", args.steps), ("guidance_scale", args.guidance))
+                if v is not None}
+    steps = sampling.get("num_inference_steps", c.num_inference_steps)
+    guidance = sampling.get("guidance_scale", c.guidance_scale)
     report = {
         "model": Path(args.model).name,
-        "defaults": f"{c.num_inference_steps} steps, guidance {c.guidance_scale}, mu {c.mu_shift}",
-        "generation": generation_section(pipe),
+        "defaults": f"{steps} steps, guidance {guidance}, mu {c.mu_shift}",
+        "generation": generation_section(pipe, **sampling),
         "steps": steps_section(pipe, PROMPTS[:4]) if not args.skip_steps else {"reference_steps": REFERENCE_STEPS, "rows": {}},
         "vae": vae_section(pipe.vae, args.emoji_manifest),
     }
