@@ -80,7 +80,8 @@ def unpack_rgba_vae(packed: Path, init: Path, out: Path) -> Path:
         tar.extractall(tmp, filter="data")
         trained = load_file(f"{tmp}/{TRAINED}")
         config = json.loads(Path(f"{tmp}/config.json").read_text())
-    differing = [k for k, v in config.items() if k not in STATS_KEYS and not k.startswith("_") and vae.config.get(k) != v]
+    differing = [k for k, v in config.items()
+                 if k not in STATS_KEYS and not k.startswith("_") and vae.config.get(k) != v]
     if differing:
         raise WanAlphaError(f"{packed} was trained from another RGBA VAE than {init} (config differs in {differing})")
     load_trainable_state_dict(vae, trained, str(packed))

@@ -31,7 +31,8 @@ def main() -> None:
     with torch.no_grad():
         for folder in args.folders:
             report[folder] = vae_section(load_rgba_vae(folder), args.emoji_manifest, args.clips)
-    print("| model | clips | alpha PSNR (dB) | all-transparent guess | RGB PSNR (dB) | alpha dtSSD | alpha on subject |")
+    print("| model | clips | alpha PSNR (dB) | all-transparent guess | RGB PSNR (dB) | alpha dtSSD "
+          "| alpha on subject |")
     print("|---|---|---|---|---|---|---|")
     for folder, sets in report.items():
         for name, v in sets.items():
