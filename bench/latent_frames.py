@@ -1,9 +1,10 @@
 """Are a DiT's last latent frames weaker than the data's? Per latent frame, the std of the normalised latents
 of held-out procedural clips (seed 12345, encoded as the DiT trainer encodes them) and of the final latents
 the model generates for the held-out prompts of bench/eval_tiny_model.py (default settings, seeds 0..N-1),
-and the decoded generated clips' mean peak alpha in each latent frame's pixel frames.
+and the decoded generated clips' mean peak alpha in each latent frame's pixel frames. ``--scale S`` multiplies
+the final latents by S before they are decoded: does undoing the DiT's shrinkage bring the alpha back?
 
-    python bench/latent_frames.py src/wan_alpha/assets/wan-alpha-tiny runs/tiny_v17b/model [--clips 8]
+    python bench/latent_frames.py src/wan_alpha/assets/wan-alpha-tiny runs/tiny_v17b/model [--clips 8] [--scale 1.2]
 """
 
 from __future__ import annotations
@@ -26,13 +27,19 @@ def per_frame_std(latents: torch.Tensor) -> list[float]:
 
 
 @torch.no_grad()
-def generated(pipe: WanAlphaPipeline, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Final latents ``(N, C, T', h, w)`` and decoded alpha ``(N, 1, T, H, W)`` for the first ``count`` prompts."""
+def generated(pipe: WanAlphaPipeline, count: int, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Final latents ``(N, C, T', h, w)`` (before ``scale``) and alpha ``(N, 1, T, H, W)`` decoded from them
+    times ``scale``, for the first ``count`` prompts."""
+    last = pipe.config.num_inference_steps - 1
     latents, alphas = [], []
     for seed, prompt in enumerate(PROMPTS[:count]):
         final = {}
-        out = pipe(prompt, generator=torch.Generator().manual_seed(seed),
-                   callback_on_step_end=lambda _pipe, _i, _t, state: final.update(state))
+
+        def keep_and_scale(_pipe, step, _t, state):
+            final.update(state)
+            return {"latents": state["latents"] * scale} if step == last else None
+
+        out = pipe(prompt, generator=torch.Generator().manual_seed(seed), callback_on_step_end=keep_and_scale)
         latents.append(final["latents"])
         alphas.append(out.alpha)
     return torch.cat(latents), torch.cat(alphas)
@@ -42,6 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", help="model folders")
     parser.add_argument("--clips", type=int, default=8, help="held-out clips and prompts (default 8)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the final latents before decoding")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     for folder in args.models:
@@ -49,12 +57,14 @@ def main() -> None:
         pipe.set_progress_bar_config(disable=True)
         with torch.no_grad():
             encoded, _ = encode_over_palette(pipe.vae, heldout_clips(args.clips))
-        latents, alpha = generated(pipe, args.clips)
+        latents, alpha = generated(pipe, args.clips, args.scale)
         frames = latent_frame_count(alpha.shape[2])
-        spans = [slice(0, 1)] + [slice(1 + TEMPORAL_STRIDE * k, 1 + TEMPORAL_STRIDE * (k + 1)) for k in range(frames - 1)]
+        spans = [slice(0, 1)] + [slice(1 + TEMPORAL_STRIDE * k, 1 + TEMPORAL_STRIDE * (k + 1))
+                                 for k in range(frames - 1)]
         peak = [alpha[:, :, span].amax(dim=(1, 2, 3, 4)).mean().item() for span in spans]
         enc, gen = per_frame_std(encoded), per_frame_std(latents)
-        print(f"\n{folder}\n\n| latent frame | encoded std | generated std | ratio | generated peak alpha |\n|---|---|---|---|---|")
+        print(f"\n{folder} (final latents x {args.scale} before decoding)\n")
+        print("| latent frame | encoded std | generated std | ratio | generated peak alpha |\n|---|---|---|---|---|")
         for k in range(frames):
             print(f"| {k} | {enc[k]:.2f} | {gen[k]:.2f} | {gen[k] / enc[k]:.2f} | {peak[k]:.2f} |")
 
