@@ -278,3 +278,17 @@ def test_fusion_init_rgb_starts_at_the_base_posterior_mean(base):
 def test_unknown_fusion_init_is_a_user_error(base):
     with pytest.raises(WanAlphaError, match="fusion_init"):
         RGBAVAE.from_base(base, fusion_init="zeros")
+
+
+def test_latent_scale_decodes_each_clip_from_its_scaled_latent_and_returns_the_plain_one(vae):
+    rgb, alpha = clip(5, batch=2)
+    perturb_lora(vae)
+    vae.eval()
+    plain = vae(rgb, alpha)
+    scaled = vae(rgb, alpha, latent_scale=torch.tensor([1.0, 0.5]))
+    torch.testing.assert_close(scaled.latent, plain.latent)
+    torch.testing.assert_close(scaled.alpha[:1], plain.alpha[:1])
+    expected_rgb, expected_alpha = vae.decode(plain.latent[1:] * 0.5)
+    torch.testing.assert_close(scaled.alpha[1:], expected_alpha)
+    torch.testing.assert_close(scaled.rgb[1:], expected_rgb)
+    assert not torch.allclose(scaled.alpha[1:], plain.alpha[1:])

@@ -201,3 +201,22 @@ def test_a_saved_tabd_context_replaces_the_text_encoder_and_is_checked_against_t
         build_tabd(dataclasses.replace(narrow, context_file=str(tmp_path / "missing.safetensors")))
     with pytest.raises(WanAlphaError, match="no context to save"):
         write_tabd_context(TABDConfig(dit_config=dit_config, text_encoder="none"), tmp_path / "none.safetensors")
+
+
+def test_decoder_only_training_on_scaled_latents_leaves_the_fusion_block(tmp_path):
+    output = tmp_path / "run"
+    config = write_config(tmp_path, train={"max_steps": 2, "checkpoint_every": 2},
+                          model={"freeze_fusion": True}, tabd={"mode": "off"})
+    config.write_text(config.read_text() + "decode_scale_min: 0.5\n")
+    train_vae(config, output)
+    trained = load_file(output / "checkpoints" / "step-0000002" / "trainable_0.safetensors")
+    assert trained and not any(k.startswith("fusion.") for k in trained)
+    assert all("lora" in k for k in trained)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.5])
+def test_decode_scale_min_outside_0_1_is_refused(tmp_path, value):
+    config = write_config(tmp_path)
+    config.write_text(config.read_text() + f"decode_scale_min: {value}\n")
+    with pytest.raises(WanAlphaError, match="decode_scale_min must be in"):
+        train_vae(config, tmp_path / "run")

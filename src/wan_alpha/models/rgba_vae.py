@@ -412,12 +412,20 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         alpha.record_stream(main)  # allocated on the side stream, used on the main one from here on
         return rgb, alpha
 
-    def forward(self, rgb: torch.Tensor, alpha: torch.Tensor, background: torch.Tensor | None = None) -> RGBAVAEOutput:
+    def forward(
+        self, rgb: torch.Tensor, alpha: torch.Tensor, background: torch.Tensor | None = None,
+        latent_scale: torch.Tensor | None = None,
+    ) -> RGBAVAEOutput:
         """Encode and decode (training goes through here so DDP sees the call). In training mode the
-        decoders' outputs are clamped straight-through, so saturated pixels keep their gradient."""
+        decoders' outputs are clamped straight-through, so saturated pixels keep their gradient.
+
+        ``latent_scale`` (B,) multiplies each clip's normalised latent before decoding (the returned latent
+        is unscaled): a DiT's samples come out a little shrunk, and decoders trained on such latents must
+        still give the clip's alpha (bench/results/tiny_recipe-v17)."""
         latent = self.encode(rgb, alpha, background=background)
+        decoded = latent if latent_scale is None else latent * latent_scale.view(-1, 1, 1, 1, 1).to(latent)
         if not self.training:
-            rgb_hat, alpha_hat = self.decode(latent)
+            rgb_hat, alpha_hat = self.decode(decoded)
             return RGBAVAEOutput(latent=latent, rgb=rgb_hat, alpha=alpha_hat)
-        rgb_hat, alpha_hat, channels = self.decode_straight_through(latent)
+        rgb_hat, alpha_hat, channels = self.decode_straight_through(decoded)
         return RGBAVAEOutput(latent=latent, rgb=rgb_hat, alpha=alpha_hat, alpha_channels=channels)

@@ -62,6 +62,8 @@ class VAEModelConfig:
     lora_alpha: float | None = None
     fusion_layers: int = 2
     fusion_init: str = "random"  # "rgb": the fusion block starts as the base VAE's head on the RGB features
+    # true: only the decoder LoRAs train, so the latents (and a DiT already fine-tuned on them) stay valid
+    freeze_fusion: bool = False
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.base_vae, self.base_vae_config, self.init_from)) != 1:
@@ -112,10 +114,17 @@ class VAETrainConfig:
     # false: the paper's "naive RGB-A VAE" ablation row: the clip is encoded over black (no random
     # palette colour) and scored on alpha and on that black-filled RGB only (no soft/hard renders).
     rendering: bool = True
+    # < 1: each clip's latent is decoded times a factor drawn from U(decode_scale_min, 1), as the slightly
+    # shrunk latents a DiT samples are (bench/results/tiny_recipe-v17: 0.83 of the data's std)
+    decode_scale_min: float = 1.0
     # > 0: refit the latent statistics on this many training clips after training, so the DiT sees
     # unit-scale fused latents. 0 keeps the base VAE's (the reference, for Wan2.1's DiT); a tiny model's
     # fused latents come out several times wider than its base VAE's (bench/results/rgba_latent_spread.md).
     latent_stats_clips: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.decode_scale_min <= 1:
+            raise WanAlphaError(f"decode_scale_min must be in (0, 1], got {self.decode_scale_min}")
 
 
 def build_base_vae(config: VAEModelConfig) -> AutoencoderKLWan:
@@ -230,12 +239,16 @@ def vae_loss(
     tabd: tuple[torch.nn.Module, torch.Tensor] | None = None,
     tabd_config: TABDConfig | None = None,
     rendering: bool = True,
+    decode_scale_min: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """One training step's loss terms; ``"loss"`` is the total to back-propagate."""
     rgb, alpha = batch["rgb"], batch["alpha"]
     if rendering:
         background = random_palette_colors(rgb.shape[0], generator, rgb.device).to(rgb.dtype)
-        out = vae(rgb, alpha, background=background)
+        scale = None
+        if decode_scale_min < 1:
+            scale = decode_scale_min + (1 - decode_scale_min) * torch.rand(rgb.shape[0], generator=generator)
+        out = vae(rgb, alpha, background=background, latent_scale=scale)
         terms = rendering_losses(out.rgb, out.alpha, rgb, alpha, loss_config, vgg, generator)
     else:
         out = vae(rgb, alpha, background=PALETTE[0].view(1, 3, 1, 1, 1).to(rgb))
@@ -320,6 +333,8 @@ def train_vae(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.train.seed)
         vae = build_rgba_vae(cfg.model)
+        if cfg.model.freeze_fusion:
+            vae.fusion.requires_grad_(False)
         tabd = build_tabd(cfg.tabd)
     vgg = build_perceptual(cfg.loss)
     train_set, val_set = build_datasets(cfg.data)
@@ -341,7 +356,7 @@ def train_vae(
     vgg = vgg.to(device) if vgg is not None else None
 
     def step_fn(batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        return vae_loss(vae, batch, generator, cfg.loss, vgg, tabd, cfg.tabd, cfg.rendering)
+        return vae_loss(vae, batch, generator, cfg.loss, vgg, tabd, cfg.tabd, cfg.rendering, cfg.decode_scale_min)
 
     def validate_fn(step: int) -> dict[str, float]:
         if val_set is None or not accelerator.is_main_process:
