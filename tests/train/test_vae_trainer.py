@@ -214,9 +214,12 @@ def test_decoder_only_training_on_scaled_latents_leaves_the_fusion_block(tmp_pat
     assert all("lora" in k for k in trained)
 
 
-@pytest.mark.parametrize("value", [0.0, 1.5])
-def test_decode_scale_min_outside_0_1_is_refused(tmp_path, value):
+@pytest.mark.parametrize(("extra", "needle"), [("decode_scale_min: 0.0", "must be in"),
+                                              ("decode_scale_min: 1.5", "must be in"),
+                                              ("decode_scale_min: 0.5\nrendering: false", "rendering: true")])
+def test_bad_decode_scale_min_is_refused(tmp_path, extra, needle):
     config = write_config(tmp_path)
-    config.write_text(config.read_text() + f"decode_scale_min: {value}\n")
-    with pytest.raises(WanAlphaError, match="decode_scale_min must be in"):
+    config.write_text(config.read_text() + extra + "\n")
+    with pytest.raises(WanAlphaError, match=needle):
         train_vae(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

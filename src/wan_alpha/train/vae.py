@@ -125,6 +125,8 @@ class VAETrainConfig:
     def __post_init__(self) -> None:
         if not 0 < self.decode_scale_min <= 1:
             raise WanAlphaError(f"decode_scale_min must be in (0, 1], got {self.decode_scale_min}")
+        if self.decode_scale_min < 1 and not self.rendering:
+            raise WanAlphaError("decode_scale_min applies to the rendering losses: set rendering: true or drop it")
 
 
 def build_base_vae(config: VAEModelConfig) -> AutoencoderKLWan:
