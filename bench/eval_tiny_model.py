@@ -25,14 +25,14 @@ from wan_alpha.eval import alpha_shares, dtssd, over_background_psnr, psnr
 from wan_alpha.eval.reconstruction import clip_arrays
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.pipelines.generate import DEFAULT_MODEL, read_prompts
-from wan_alpha.rgba import PALETTE, Ellipse
+from wan_alpha.rgba import PALETTE, Ellipse, latent_frame_spans
 
 PROMPTS = read_prompts(Path(__file__).with_name("prompts_heldout.txt"))  # also `wan-alpha ablate dit --prompts`
 LEFT, RIGHT = Ellipse(0.25, 0.5, 0.35, 0.6), Ellipse(0.75, 0.5, 0.35, 0.6)
 STEP_COUNTS = (1, 2, 4, 8, 16)
 REFERENCE_STEPS = 32
-LATE_FRAMES = slice(13, 17)
-"""The last 4 of the 17 frames: the last latent frame, where the tiny models' subjects fade first."""
+LATE_FRAMES = latent_frame_spans(17)[-1]
+"""Frames 13-16, the last latent frame's: where the tiny models' subjects fade first."""
 
 
 def generate(pipe: WanAlphaPipeline, prompt: str, seed: int, **kwargs) -> np.ndarray:

@@ -16,9 +16,7 @@ import torch
 from eval_tiny_model import PROMPTS
 from heldout import encode_over_palette, heldout_clips
 from wan_alpha.pipelines import WanAlphaPipeline
-from wan_alpha.rgba import latent_frame_count
-
-TEMPORAL_STRIDE = 4
+from wan_alpha.rgba import latent_frame_spans
 
 
 def per_frame_std(latents: torch.Tensor) -> list[float]:
@@ -58,14 +56,11 @@ def main() -> None:
         with torch.no_grad():
             encoded, _ = encode_over_palette(pipe.vae, heldout_clips(args.clips))
         latents, alpha = generated(pipe, args.clips, args.scale)
-        frames = latent_frame_count(alpha.shape[2])
-        spans = [slice(0, 1)] + [slice(1 + TEMPORAL_STRIDE * k, 1 + TEMPORAL_STRIDE * (k + 1))
-                                 for k in range(frames - 1)]
-        peak = [alpha[:, :, span].amax(dim=(1, 2, 3, 4)).mean().item() for span in spans]
+        peak = [alpha[:, :, span].amax(dim=(1, 2, 3, 4)).mean().item() for span in latent_frame_spans(alpha.shape[2])]
         enc, gen = per_frame_std(encoded), per_frame_std(latents)
         print(f"\n{folder} (final latents x {args.scale} before decoding)\n")
         print("| latent frame | encoded std | generated std | ratio | generated peak alpha |\n|---|---|---|---|---|")
-        for k in range(frames):
+        for k in range(len(peak)):
             print(f"| {k} | {enc[k]:.2f} | {gen[k]:.2f} | {gen[k] / enc[k]:.2f} | {peak[k]:.2f} |")
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from wan_alpha.errors import WanAlphaError
-from wan_alpha.rgba import latent_frame_count, pool_alpha_to_latent, region_masks
+from wan_alpha.rgba import latent_frame_count, latent_frame_spans, pool_alpha_to_latent, region_masks
 
 
 def test_region_masks_partition_the_pixels():
@@ -50,3 +50,12 @@ def test_pool_alpha_rejects_bad_shapes():
         pool_alpha_to_latent(torch.zeros(1, 1, 4, 16, 16))
     with pytest.raises(WanAlphaError, match="B, 1, T, H, W"):
         pool_alpha_to_latent(torch.zeros(1, 5, 16, 16))
+
+
+def test_latent_frame_spans_cover_the_clip_as_the_causal_vae_groups_it():
+    spans = latent_frame_spans(17)
+    assert spans == [slice(0, 1), slice(1, 5), slice(5, 9), slice(9, 13), slice(13, 17)]
+    assert [len(range(17)[s]) for s in latent_frame_spans(9)] == [1, 4, 4]
+    assert latent_frame_spans(1) == [slice(0, 1)]
+    with pytest.raises(WanAlphaError, match="not 1 \\+ 4k"):
+        latent_frame_spans(16)

@@ -40,7 +40,7 @@ from diffusers.utils.accelerate_utils import apply_forward_hook
 from peft import inject_adapter_in_model
 
 from ..errors import WanAlphaError
-from ..rgba import hard_render, latent_frame_count
+from ..rgba import hard_render, latent_frame_count, latent_frame_spans
 from .lora_conv import conv_module_names, lora_config, merge_lora
 from .onednn_conv import use_onednn_conv3d
 
@@ -77,11 +77,6 @@ def _cached_conv(conv: nn.Module, x: torch.Tensor, feat_cache: list | None, feat
 def _new_cache(module: nn.Module) -> list:
     """One cache slot per causal conv, as the base VAE allocates them."""
     return [None] * sum(isinstance(m, WanCausalConv3d) for m in module.modules())
-
-
-def _time_chunks(frames: int) -> list[slice]:
-    """Frame 0 alone, then chunks of 4: the causal VAE's 1 + 4k layout."""
-    return [slice(0, 1)] + [slice(s, s + TEMPORAL_CHUNK) for s in range(1, frames, TEMPORAL_CHUNK)]
 
 
 def encoder_trunk(encoder: WanEncoder3d, x: torch.Tensor, feat_cache: list, feat_idx: list[int]) -> torch.Tensor:
@@ -347,7 +342,7 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         alpha3 = alpha.expand(-1, 3, -1, -1, -1) * 2 - 1
         rgb_cache, alpha_cache, fusion_cache = _new_cache(self.encoder), _new_cache(self.encoder), _new_cache(self.fusion)
         chunks = []
-        for frames in _time_chunks(rgb.shape[2]):
+        for frames in latent_frame_spans(rgb.shape[2], TEMPORAL_CHUNK):
             with torch.no_grad():  # the encoder is frozen: keep no activations for it
                 f_rgb = encoder_trunk(self.encoder, rgb[:, :, frames], rgb_cache, [0])
                 f_alpha = encoder_trunk(self.encoder, alpha3[:, :, frames], alpha_cache, [0])

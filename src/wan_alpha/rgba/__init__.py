@@ -16,7 +16,7 @@ from .ellipse import (
     render_ellipses,
 )
 from .palette import PALETTE, PALETTE_NAMES, random_palette_colors
-from .regions import OPAQUE_EPS, latent_frame_count, pool_alpha_to_latent, region_masks
+from .regions import OPAQUE_EPS, latent_frame_count, latent_frame_spans, pool_alpha_to_latent, region_masks
 from .render import (
     checkerboard,
     composite,
@@ -43,6 +43,7 @@ __all__ = [
     "composite",
     "hard_render",
     "latent_frame_count",
+    "latent_frame_spans",
     "parse_color",
     "pool_alpha_to_latent",
     "premultiply",

@@ -29,6 +29,12 @@ def latent_frame_count(frames: int, temporal_stride: int = 4) -> int:
     return 1 + (frames - 1) // temporal_stride
 
 
+def latent_frame_spans(frames: int, temporal_stride: int = 4) -> list[slice]:
+    """The video frames behind each latent frame: frame 0 alone, then groups of ``temporal_stride``."""
+    count = latent_frame_count(frames, temporal_stride)
+    return [slice(0, 1)] + [slice(1 + temporal_stride * k, 1 + temporal_stride * (k + 1)) for k in range(count - 1)]
+
+
 def pool_alpha_to_latent(
     alpha: torch.Tensor, spatial_stride: int = 8, temporal_stride: int = 4
 ) -> torch.Tensor:
