@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
 import torch
 
-from eval_tiny_model import PROMPTS
+from eval_tiny_model import PROMPTS, generate
 from heldout import encode_over_palette, heldout_clips
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.rgba import latent_frame_spans
@@ -24,10 +25,9 @@ def per_frame_std(latents: torch.Tensor) -> list[float]:
     return latents.transpose(0, 2).flatten(1).std(1).tolist()
 
 
-@torch.no_grad()
-def generated(pipe: WanAlphaPipeline, count: int, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Final latents ``(N, C, T', h, w)`` (before ``scale``) and alpha ``(N, 1, T, H, W)`` decoded from them
-    times ``scale``, for the first ``count`` prompts."""
+def generated(pipe: WanAlphaPipeline, count: int, scale: float = 1.0) -> tuple[torch.Tensor, np.ndarray]:
+    """Final latents ``(N, C, T', h, w)`` (before ``scale``) and alpha ``(N, T, H, W)`` decoded from them times
+    ``scale``, for the first ``count`` prompts, generated as eval_tiny_model.py generates them."""
     last = pipe.config.num_inference_steps - 1
     latents, alphas = [], []
     for seed, prompt in enumerate(PROMPTS[:count]):
@@ -37,10 +37,9 @@ def generated(pipe: WanAlphaPipeline, count: int, scale: float = 1.0) -> tuple[t
             final.update(state)
             return {"latents": state["latents"] * scale} if step == last else None
 
-        out = pipe(prompt, generator=torch.Generator().manual_seed(seed), callback_on_step_end=keep_and_scale)
+        alphas.append(generate(pipe, prompt, seed, callback_on_step_end=keep_and_scale))
         latents.append(final["latents"])
-        alphas.append(out.alpha)
-    return torch.cat(latents), torch.cat(alphas)
+    return torch.cat(latents), np.stack(alphas)
 
 
 def main() -> None:
@@ -56,7 +55,7 @@ def main() -> None:
         with torch.no_grad():
             encoded, _ = encode_over_palette(pipe.vae, heldout_clips(args.clips))
         latents, alpha = generated(pipe, args.clips, args.scale)
-        peak = [alpha[:, :, span].amax(dim=(1, 2, 3, 4)).mean().item() for span in latent_frame_spans(alpha.shape[2])]
+        peak = [alpha[:, span].max(axis=(1, 2, 3)).mean() for span in latent_frame_spans(alpha.shape[1])]
         enc, gen = per_frame_std(encoded), per_frame_std(latents)
         print(f"\n{folder} (final latents x {args.scale} before decoding)\n")
         print("| latent frame | encoded std | generated std | ratio | generated peak alpha |\n|---|---|---|---|---|")

@@ -24,9 +24,9 @@ def main() -> None:
     print("|---|---|---|---|")
     for kind in SYNTHETIC_KINDS:
         clips = [generate_clip(kind, seed, 17, 128, 128) for seed in range(args.clips)]
-        alphas = [np.asarray(video.alpha, np.float32) / 255 for video, _ in clips]  # uint8 -> [0, 1]
+        alphas = [video.to_tensors()[1] for video, _ in clips]
         opaque = sum(alpha_shares(a)["opaque"] > 0 for a in alphas)
-        peak = np.mean([a.max() for a in alphas])
+        peak = np.mean([a.max().item() for a in alphas])
         print(f"| {kind} | {opaque}/{len(alphas)} | {peak:.2f} | {clips[0][1]} |")
 
 
