@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import shutil
 
 import pytest
 import torch
@@ -98,6 +99,22 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     assert sorted(p.name for p in (tmp_path / "split" / "checkpoints").iterdir()) == ["step-0000003", "step-0000005"]
 
 
+def test_an_interrupted_run_resumes_its_learning_rate_schedule(tmp_path):
+    config = write_config(tmp_path, train={"max_steps": 5, "lr_schedule": "cosine", "warmup_steps": 1})
+    train_vae(config, tmp_path / "whole")
+    whole, _ = train_log(tmp_path / "whole")
+    # warm-up to 3e-3 over one step, then a half cosine to 0 at step 5
+    assert [whole[s]["lr"] for s in range(1, 6)] == pytest.approx([1.5e-3, 3e-3, 2.56e-3, 1.5e-3, 0.44e-3], abs=1e-5)
+    # killed after the step-3 checkpoint: the resumed steps must use the schedule's rates, not the checkpoint's
+    shutil.copytree(tmp_path / "whole", tmp_path / "killed")
+    shutil.rmtree(tmp_path / "killed" / "checkpoints" / "step-0000005")
+    train_vae(config, tmp_path / "killed", resume=True)
+    resumed, _ = train_log(tmp_path / "killed")
+    for step in (4, 5):
+        for term in ("loss", "alpha", "lr"):
+            assert resumed[step][term] == pytest.approx(whole[step][term], rel=1e-5, abs=1e-6), (step, term)
+
+
 def test_cli_trains_and_refuses_to_mix_runs(tmp_path, capsys):
     config = str(write_config(tmp_path, train={"max_steps": 1}))
     output = str(tmp_path / "run")
@@ -118,6 +135,8 @@ def test_cli_trains_and_refuses_to_mix_runs(tmp_path, capsys):
         ({"model": {"init_from": "missing-folder", "base_vae_config": None}}, "missing-folder is not an RGBAVAE"),
         ({"data": {"synthetic": None}}, "give synthetic"),
         ({"train": {"batch_size": 0}}, "train.batch_size"),
+        ({"train": {"lr_schedule": "linear"}}, "train.lr_schedule"),
+        ({"train": {"warmup_steps": 30}}, "train.warmup_steps"),
         ({"model": {"base_vae": "missing-folder", "base_vae_config": None}}, "missing-folder is not a diffusers"),
         ({"loss": {"ssim_weight": 1.0}}, "ssim_weight"),
     ],

@@ -16,6 +16,7 @@ else lives here:
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -125,6 +126,10 @@ class LoopConfig:
     validate_every: int = 500
     log_every: int = 10
     num_workers: int = 0
+    # constant, or cosine: linear warm-up over warmup_steps, then a half cosine from learning_rate to 0
+    # at max_steps (a short continued run ends settled instead of at full step size)
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         for name in ("max_steps", "batch_size", "gradient_accumulation_steps", "checkpoint_every",
@@ -133,6 +138,25 @@ class LoopConfig:
                 raise WanAlphaError(f"train.{name} must be at least 1, got {getattr(self, name)}")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             raise WanAlphaError(f"train.mixed_precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise WanAlphaError(f"train.lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if not 0 <= self.warmup_steps < self.max_steps:
+            raise WanAlphaError(
+                f"train.warmup_steps must be in [0, max_steps), got {self.warmup_steps} with max_steps {self.max_steps}"
+            )
+
+
+def lr_factor(loop: LoopConfig, step: int) -> float:
+    """The multiplier of each parameter group's learning rate for the optimizer step after ``step`` steps.
+
+    A pure function of the step, so a resumed run continues the schedule without any scheduler state.
+    """
+    if step < loop.warmup_steps:
+        return (step + 1) / (loop.warmup_steps + 1)
+    if loop.lr_schedule == "constant":
+        return 1.0
+    progress = (step - loop.warmup_steps) / (loop.max_steps - loop.warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def checkpoints(output_dir: str | os.PathLike) -> list[Path]:
@@ -296,6 +320,7 @@ def train_loop(
     ``validate_fn(step)`` runs every ``validate_every`` steps and at the end, before the checkpoint
     of that step, and must not touch the global RNG (use its own generator).
     """
+    base_lrs = [group["lr"] for group in optimizer.param_groups]  # as configured: a checkpoint holds scheduled ones
     step = resume_latest(accelerator, output_dir) if resume else 0
     accum = loop.gradient_accumulation_steps
     micro_step = step * accum
@@ -311,6 +336,8 @@ def train_loop(
             accelerator.backward(terms["loss"])
             if accelerator.sync_gradients and loop.max_grad_norm > 0:
                 accelerator.clip_grad_norm_(params, loop.max_grad_norm)
+            for group, base_lr in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base_lr * lr_factor(loop, step)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         micro_step += 1
@@ -318,6 +345,8 @@ def train_loop(
             continue
         step += 1
         values = {k: float(v.detach()) for k, v in terms.items()}
+        if loop.lr_schedule != "constant" or loop.warmup_steps:
+            values["lr"] = float(optimizer.param_groups[0]["lr"])
         bar.update(1)
         bar.set_postfix({k: f"{v:.4f}" for k, v in values.items()})
         if step % loop.log_every == 0:
