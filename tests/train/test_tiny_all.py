@@ -42,6 +42,10 @@ STAGES = {
     "rgba_vae_long": {"model": {"init_from": ""},
                       "data": {**DATA, "synthetic": {**DATA["synthetic"], "height": 64, "width": 64}},
                       "tabd": {"mode": "paper", "weight": 0.1, "dit": "", "text_encoder": "minilm"}, "train": TRAIN},
+    "rgba_vae_shrink": {"model": {"init_from": ""}, "decode_scale_min": 0.75,
+                        "data": {**DATA, "synthetic": {**DATA["synthetic"], "height": 64, "width": 64}},
+                        "tabd": {"mode": "paper", "weight": 0.1, "dit": "", "text_encoder": "minilm"},
+                        "train": {**TRAIN, "lr_schedule": "cosine"}},
     "dora": {"dit_config": None, "dora": {"r": 2, "alpha": 2}, "mu_shift": 1.0, "fps": 8.0,
              "text_encoder": {"kind": "minilm", "max_length": 16}, "data": DATA, "train": TRAIN,
              "samples": {"steps": 3}},
@@ -62,7 +66,7 @@ def test_tiny_all_trains_every_stage_and_exports_a_small_model(tmp_path):
     model = train_tiny_all(out, config=recipe)
     times = json.loads((out / "stages.json").read_text())
     assert list(times) == ["base_vae", "base_vae_long", "base_vae_128", "base_dit", "rgba_vae", "rgba_vae_long",
-                           "dora", "model"]
+                           "rgba_vae_shrink", "dora", "model"]
     long_run = yaml.safe_load((out / "base_vae_long" / "config.yaml").read_text())
     assert long_run["init_from"] == str(out / "base_vae" / "vae")  # continued, not rebuilt
     assert yaml.safe_load((out / "base_vae_128" / "config.yaml").read_text())["init_from"] == str(
@@ -73,7 +77,10 @@ def test_tiny_all_trains_every_stage_and_exports_a_small_model(tmp_path):
         out / "base_vae_128" / "vae")
     long_rgba = yaml.safe_load((out / "rgba_vae_long" / "config.yaml").read_text())["model"]
     assert long_rgba["init_from"] == str(out / "rgba_vae" / "rgba_vae") and long_rgba["base_vae"] is None
-    assert yaml.safe_load((out / "dora" / "config.yaml").read_text())["rgba_vae"] == str(out / "rgba_vae_long" / "rgba_vae")
+    shrink_run = yaml.safe_load((out / "rgba_vae_shrink" / "config.yaml").read_text())
+    assert shrink_run["model"]["init_from"] == str(out / "rgba_vae_long" / "rgba_vae")
+    assert shrink_run["tabd"]["dit"] == str(out / "base_dit" / "transformer")
+    assert yaml.safe_load((out / "dora" / "config.yaml").read_text())["rgba_vae"] == str(out / "rgba_vae_shrink" / "rgba_vae")
     assert "| total |" in (out / "stages.md").read_text()
     index = json.loads((model / "model_index.json").read_text())
     assert index["text_encoder"] == [None, None] and index["text_encoder_kind"] == "minilm"
@@ -104,6 +111,7 @@ _STAGE_TRAINERS = {  # the overrides are the folders tiny-all fills in from earl
     "base_dit": (DiTTrainConfig, {"base_vae": "VAE"}),
     "rgba_vae": (VAETrainConfig, {"model.base_vae": "VAE", "tabd.dit": "DIT"}),
     "rgba_vae_long": (VAETrainConfig, {"model.init_from": "RGBA_VAE", "tabd.dit": "DIT"}),
+    "rgba_vae_shrink": (VAETrainConfig, {"model.init_from": "RGBA_VAE", "tabd.dit": "DIT"}),
     "dora": (DiTTrainConfig, {"rgba_vae": "RGBA_VAE", "base_dit": "DIT"}),
 }
 
@@ -121,7 +129,8 @@ def test_shipped_recipe_stage_configs_parse_into_their_trainers(name):
     # A typo in a shipped stage config would only surface hours into `train tiny-all`.
     recipe = load_config(TinyAllConfig, name)
     assert recipe.rgba_vae_long is not None  # the shipped model has the 128x128 stage (run v14d)
-    assert (recipe.base_vae_128 is not None) == (name == "tiny_all_gpu")  # the GPU stage only where named
+    # the GPU stages only where named
+    assert (recipe.base_vae_128 is not None) == (recipe.rgba_vae_shrink is not None) == (name == "tiny_all_gpu")
     _assert_stage_configs_parse(recipe)
 
 

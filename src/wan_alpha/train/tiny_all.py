@@ -9,6 +9,7 @@ Stages (each its own resumable run folder under ``OUTPUT``; a finished stage is 
 2. ``base_dit``: base text-to-RGB-video DiT (:mod:`.dit`, ``latents: rgb``, ``adapter: none``);
 3. ``rgba_vae``: the RGBA VAE with rendering losses and TABD against the frozen base DiT (:mod:`.vae`);
    ``rgba_vae_long``: the same RGBA VAE continued on larger clips (skipped when the config names none);
+   ``rgba_vae_shrink``: continued again decoding shrunk latents, as the DiT samples them (none by default);
 4. ``dora``: DoRA fine-tuning on RGBA latents with the mean-shifted flow loss (:mod:`.dit`);
 5. ``model``: the export: decoder LoRAs merged, float16 weights, MiniLM named not copied.
 
@@ -39,8 +40,8 @@ from .dit import PIPELINE_DIR, TRANSFORMER_DIR, train_dit
 from .vae import MODEL_DIR as RGBA_VAE_DIR
 from .vae import train_vae
 
-STAGES = ("data", "base_vae", "base_vae_long", "base_vae_128", "base_dit", "rgba_vae", "rgba_vae_long", "dora",
-          "model")
+STAGES = ("data", "base_vae", "base_vae_long", "base_vae_128", "base_dit", "rgba_vae", "rgba_vae_long",
+          "rgba_vae_shrink", "dora", "model")
 MODEL_DIR = "model"
 TIMES_FILE = "stages.json"
 
@@ -65,6 +66,7 @@ class TinyAllConfig:
     base_dit: str = "tiny_base_dit"
     rgba_vae: str = "tiny_rgba_vae"
     rgba_vae_long: str | None = "tiny_rgba_vae_128"
+    rgba_vae_shrink: str | None = None
     dora: str = "tiny_dora"
 
 
@@ -143,11 +145,13 @@ def train_tiny_all(
     _run_stage(out, "rgba_vae", rgba_vae, lambda: train_vae(
         cfg.rgba_vae, out / "rgba_vae", resume=resuming("rgba_vae"),
         overrides={**data, "model.base_vae": str(base_vae), "tabd.dit": str(base_dit)}))
-    if cfg.rgba_vae_long is not None:
-        short_rgba_vae, rgba_vae = rgba_vae, out / "rgba_vae_long" / RGBA_VAE_DIR
-        _run_stage(out, "rgba_vae_long", rgba_vae, lambda: train_vae(
-            cfg.rgba_vae_long, out / "rgba_vae_long", resume=resuming("rgba_vae_long"),
-            overrides={**data, "model.init_from": str(short_rgba_vae), "tabd.dit": str(base_dit)}))
+    for stage in ("rgba_vae_long", "rgba_vae_shrink"):  # each continues the RGBA VAE of the phase before it
+        if getattr(cfg, stage) is None:
+            continue
+        previous, rgba_vae = rgba_vae, out / stage / RGBA_VAE_DIR
+        _run_stage(out, stage, rgba_vae, lambda: train_vae(
+            getattr(cfg, stage), out / stage, resume=resuming(stage),
+            overrides={**data, "model.init_from": str(previous), "tabd.dit": str(base_dit)}))
     _run_stage(out, "dora", pipeline, lambda: train_dit(
         cfg.dora, resume=resuming("dora"), output=out / "dora",
         overrides={**data, "rgba_vae": str(rgba_vae), "base_dit": str(base_dit)}))
