@@ -27,7 +27,7 @@ def test_shipped_model_generates_a_clip_with_a_varying_alpha():
     out = pipe("a red balloon floating up", num_inference_steps=1, num_frames=5, height=64, width=64,
                generator=torch.Generator().manual_seed(0))
     assert out.rgb.shape == (1, 3, 5, 64, 64) and out.alpha.shape == (1, 1, 5, 64, 64)
-    assert torch.isfinite(out.rgb).all() and out.alpha.std() > 0.01  # 0.03 measured; an empty alpha gives 0
+    assert torch.isfinite(out.rgb).all() and out.alpha.std() > 0.01  # 0.17 measured (v18); an empty alpha gives 0
 
 
 def test_generate_without_model_uses_the_shipped_one(tmp_path):
