@@ -2,7 +2,7 @@
 
     python bench/device_stage.py start  STAGE CONFIG RUN   # there: train until max_steps or killed
     python bench/device_stage.py finish STAGE CONFIG RUN   # there: the model from RUN's newest checkpoint -> RUN.tar
-    python bench/device_stage.py unpack STAGE TAR INIT OUT # here: RUN.tar + INIT (the stage-3 VAE) -> OUT
+    python bench/device_stage.py unpack STAGE TAR INIT OUT # here: RUN.tar + INIT (the RGBA VAE it started from) -> OUT
 
 STAGE is ``base_vae_128`` (stage 1c, ``tiny_base_vae_128.yaml``) or ``rgba_vae_128`` (stage 3b at the GPU's
 size, ``tiny_rgba_vae_128_gpu.yaml``). A run stopped by the wall-clock limit is finished from its newest

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The tiny recipe's GPU stages on a GPU machine that has torch and transformers but no diffusers/peft/PyAV and
 # no network, for a fixed wall-clock budget. STAGE: base_vae_128 (stage 1c, configs/tiny_base_vae_128.yaml) or
-# rgba_vae_128 (stage 3b at 17x128x128, configs/tiny_rgba_vae_128_gpu.yaml).
+# rgba_vae_128 (an RGBA VAE stage at 17x128x128: 3b, configs/tiny_rgba_vae_128_gpu.yaml, or 3c,
+# configs/tiny_rgba_vae_128_shrink.yaml).
 #
-#   bash bench/device_stage.sh prepare STAGE RUN               # here: wheels + what STAGE starts from in the
-#                                                              # tiny-all folder RUN -> .gpu/ (carry it)
+#   bash bench/device_stage.sh prepare STAGE RUN [INIT]        # here: wheels + what STAGE starts from in the
+#                                                              # tiny-all folder RUN -> .gpu/ (carry it); INIT:
+#                                                              # the RGBA VAE to continue (default: stage 3's;
+#                                                              # for 3c, RUN/rgba_vae_long/rgba_vae)
 #   bash bench/device_stage.sh train STAGE SECONDS CONFIG...   # there: one run per CONFIG, side by side, for
 #                                                              # SECONDS; each finished from its newest checkpoint
 #                                                              # and packed as $OUT/NAME.tar (NAME: CONFIG's stem)
-#   python bench/device_stage.py unpack rgba_vae_128 NAME.tar RUN/rgba_vae/rgba_vae OUT   # here: the RGBA VAE
+#   python bench/device_stage.py unpack rgba_vae_128 NAME.tar INIT OUT   # here: the trained RGBA VAE
 #
-# The stage-3 RGBA VAE travels in float16 (13 MB; the repo, bundle and wheels must fit in 64 MiB): it loads as
+# The RGBA VAE it starts from travels in float16 (13 MB; the repo, bundle and wheels must fit in 64 MiB): it loads as
 # float32 there, and only its trained weights come back, onto the float32 original here.
 # PyAV is only imported there, never used (the stages read zip clips; RGBA VAE previews are skipped), so a stub
 # stands in for its 36 MB wheel. TABD reads the empty-prompt context saved here (the MiniLM weights are 88 MB).
@@ -18,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
 prepare)
-    stage=$2 run=$3
+    stage=$2 run=$3 init=${4:-$3/rgba_vae/rgba_vae}
     rm -rf .gpu && mkdir -p .gpu/whl .gpu/data
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 -d .gpu/whl diffusers==0.42.1 peft==0.21.2 importlib_metadata
@@ -32,7 +35,7 @@ from wan_alpha.models import RGBAVAE
 from wan_alpha.train.vae import TABDConfig, write_tabd_context
 RGBAVAE.from_pretrained(sys.argv[1]).to(torch.float16).save_pretrained('.gpu/init_rgba_vae')
 write_tabd_context(TABDConfig(dit='.gpu/base_dit', text_encoder='minilm'), '.gpu/tabd_context.safetensors')" \
-            "$run/rgba_vae/rgba_vae"
+            "$init"
     fi
     du -sh .gpu
     ;;
@@ -74,6 +77,6 @@ PY
     done
     ;;
 *)
-    sed -n 2,14p "$0"; exit 2
+    sed -n 2,17p "$0"; exit 2
     ;;
 esac
