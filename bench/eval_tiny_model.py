@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
 from heldout import HELDOUT_SEED, heldout_clips, subject_alpha
 from wan_alpha.data import RGBAClipDataset
@@ -107,13 +108,18 @@ def reconstruct(vae, item: dict) -> dict[str, float]:
             "alpha_psnr_all_transparent": psnr(np.zeros_like(alpha_t), alpha_t)}
 
 
-def vae_section(vae, emoji_manifest: str | None, clips: int = 8) -> dict:
-    """Mean :func:`reconstruct` scores of ``clips`` held-out synthetic clips and, given a manifest, emoji clips."""
+def heldout_sets(emoji_manifest: str | None, clips: int = 8) -> dict[str, Dataset]:
+    """The held-out reconstruction sets: ``clips`` procedural clips and, given a manifest, the emoji clips."""
     sets = {f"synthetic (seed {HELDOUT_SEED})": heldout_clips(clips)}
     if emoji_manifest:
         sets["emoji (held-out build)"] = RGBAClipDataset(emoji_manifest, frames=17, height=128, width=128, random_crop=False)
+    return sets
+
+
+def vae_section(vae, emoji_manifest: str | None, clips: int = 8) -> dict:
+    """Mean :func:`reconstruct` scores of ``clips`` held-out synthetic clips and, given a manifest, emoji clips."""
     results = {}
-    for name, dataset in sets.items():
+    for name, dataset in heldout_sets(emoji_manifest, clips).items():
         scores = [reconstruct(vae, dataset[i]) for i in range(min(clips, len(dataset)))]
         results[name] = {k: float(np.nanmean([s[k] for s in scores])) for k in scores[0]}
     return results
