@@ -126,8 +126,8 @@ class LoopConfig:
     validate_every: int = 500
     log_every: int = 10
     num_workers: int = 0
-    # constant, or cosine: linear warm-up over warmup_steps, then a half cosine from learning_rate to 0
-    # at max_steps (a short continued run ends settled instead of at full step size)
+    # either schedule starts with a linear warm-up over warmup_steps; cosine then falls as a half cosine from
+    # learning_rate to 0 at max_steps (a short continued run ends settled instead of at full step size)
     lr_schedule: str = "constant"
     warmup_steps: int = 0
 
