@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from eval_tiny_model import heldout_sets
+from eval_tiny_model import heldout_sets, round_trip
 from heldout import load_rgba_vae
-from wan_alpha.rgba import PALETTE, latent_frame_spans
+from wan_alpha.rgba import latent_frame_spans
 
 REGIONS = ("edge band", "clear, 3-10 px out", "clear, further", "solid", "semi-transparent")
 
@@ -36,15 +36,12 @@ def regions(truth: np.ndarray) -> dict[str, np.ndarray]:
     return masks
 
 
-@torch.no_grad()
 def error_split(vae, dataset, clips: int) -> tuple[dict[str, float], list[float]]:
     """Share of the squared alpha error per region, and alpha PSNR by place in the latent frame (0, then 1-4)."""
     squared = dict.fromkeys(REGIONS, 0.0)
     by_place: list[list[float]] = [[] for _ in range(5)]
     for index in range(min(clips, len(dataset))):
-        item = dataset[index]
-        out = vae(item["rgb"][None], item["alpha"][None], background=PALETTE[0].view(1, 3, 1, 1, 1))
-        alpha, truth = out.alpha[0, 0].clamp(0, 1).numpy(), item["alpha"][0].numpy()
+        _, alpha, _, truth = round_trip(vae, dataset[index])
         error = (alpha - truth) ** 2
         for frame in range(truth.shape[0]):
             for name, mask in regions(truth[frame]).items():

@@ -90,6 +90,14 @@ def steps_section(pipe: WanAlphaPipeline, prompts: list[str]) -> dict:
 
 
 @torch.no_grad()
+def round_trip(vae, item: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One held-out clip encoded over black and decoded: ``rgb_hat, alpha_hat, rgb, alpha`` as
+    :func:`clip_arrays` gives them (``(T, H, W, 3)`` and ``(T, H, W)`` in [0, 1])."""
+    rgb, alpha = item["rgb"][None], item["alpha"][None]
+    out = vae(rgb, alpha, background=PALETTE[0].view(1, 3, 1, 1, 1))
+    return *clip_arrays(out.rgb[0], out.alpha[0]), *clip_arrays(rgb[0], alpha[0])
+
+
 def reconstruct(vae, item: dict) -> dict[str, float]:
     """Alpha PSNR (whole clip, its first 5 and last 4 frames, and that of an all-transparent guess), RGB PSNR
     over the palette renders, alpha dtSSD and the mean reconstructed alpha on the subject (true alpha >= 0.5;
@@ -97,9 +105,7 @@ def reconstruct(vae, item: dict) -> dict[str, float]:
 
     Frames 0-4 and 13-16 are the first two and the last of a 17-frame clip's five latent frames: the tiny
     models reconstruct the later ones worse (bench/results/tiny_recipe-v15/README.md)."""
-    rgb, alpha = item["rgb"][None], item["alpha"][None]
-    out = vae(rgb, alpha, background=PALETTE[0].view(1, 3, 1, 1, 1))
-    (rgb_hat, alpha_hat), (rgb_t, alpha_t) = clip_arrays(out.rgb[0], out.alpha[0]), clip_arrays(rgb[0], alpha[0])
+    rgb_hat, alpha_hat, rgb_t, alpha_t = round_trip(vae, item)
     return {"alpha_psnr": psnr(alpha_hat, alpha_t), "rgb_psnr": over_background_psnr(rgb_hat, alpha_hat, rgb_t, alpha_t)["mean"],
             "alpha_dtssd": dtssd(alpha_hat, alpha_t),
             "subject_alpha": subject_alpha(alpha_hat, alpha_t),

@@ -1,12 +1,7 @@
-from pathlib import Path
-
 import numpy as np
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
-
-def test_regions_partition_a_matte_by_distance_from_its_edge(load_bench_script, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))  # the script imports its sibling bench modules
+def test_regions_partition_a_matte_by_distance_from_its_edge(load_bench_script):
     split = load_bench_script("alpha_error_split")
     yy, xx = np.mgrid[:64, :64]
     truth = ((yy - 20) ** 2 + (xx - 20) ** 2 <= 8**2).astype(np.float32)  # a solid disc
