@@ -4,6 +4,8 @@ from diffusers import WanTransformer3DModel
 
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.losses import combine_tabd, tabd_loss, tabd_sign_mask
+from wan_alpha.losses.flow import rectified_flow_pair
+from wan_alpha.sampling.schedules import DEFAULT_TIMESTEP_SHIFT, NUM_TRAIN_TIMESTEPS, sample_training_sigmas
 
 TINY_DIT = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=4,
                 text_dim=24, freq_dim=32, ffn_dim=64, num_layers=2, rope_max_seq_len=256)
@@ -88,7 +90,24 @@ def test_seeded_and_off(dit):
 
 
 def test_odd_latent_and_mismatched_alpha_are_rejected(dit):
-    with pytest.raises(WanAlphaError, match="multiples of 16"):
+    with pytest.raises(WanAlphaError, match="multiple of the DiT.s 2x2 patches"):
         tabd_loss(dit, torch.randn(1, 4, 2, 3, 4), torch.zeros(1, 1, 5, 24, 32), context())
     with pytest.raises(WanAlphaError, match="does not match latent"):
         tabd_loss(dit, torch.randn(1, 4, 2, 4, 4), torch.zeros(1, 1, 9, 32, 32), context())
+
+
+def test_stride_follows_the_latent_size():
+    """A VAE with 4x4 pixels per latent cell under 4x4 patches: the sign mask pools 4x4 areas."""
+    alpha = striped_alpha()
+    mask = tabd_sign_mask(alpha, stride=4)
+    assert mask.shape == (1, 1, 2, 8, 8) and (mask[:, :, 1:, :, :4] == 1).all() and (mask[..., 6:] == -1).all()
+    torch.manual_seed(0)
+    dit4 = WanTransformer3DModel(**dict(TINY_DIT, patch_size=(1, 4, 4))).eval().requires_grad_(False)
+    z = torch.randn(1, 4, 2, 8, 8, generator=torch.Generator().manual_seed(1))
+    loss = tabd_loss(dit4, z, alpha, context(), generator=torch.Generator().manual_seed(2))
+    g = torch.Generator().manual_seed(2)  # the same draws as tabd_loss
+    sigmas = sample_training_sigmas(1, DEFAULT_TIMESTEP_SHIFT, g)
+    z_t, v = rectified_flow_pair(z, torch.randn(z.shape, generator=g), sigmas)
+    v_hat = dit4(hidden_states=z_t, timestep=sigmas * NUM_TRAIN_TIMESTEPS, encoder_hidden_states=context(),
+                 return_dict=False)[0]
+    torch.testing.assert_close(loss, combine_tabd((v_hat - v) ** 2, mask))

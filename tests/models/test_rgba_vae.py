@@ -5,7 +5,7 @@ from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d
 from safetensors.torch import load_file, save_file
 
 from wan_alpha.errors import WanAlphaError
-from wan_alpha.models import RGBAVAE
+from wan_alpha.models import RGBAVAE, vae_spatial_stride
 
 TINY_BASE = dict(base_dim=8, z_dim=4, dim_mult=[1, 2, 4, 4], num_res_blocks=1,
                  latents_mean=[0.1, -0.2, 0.3, 0.0], latents_std=[1.5, 0.5, 2.0, 1.0])
@@ -292,3 +292,17 @@ def test_latent_scale_decodes_each_clip_from_its_scaled_latent_and_returns_the_p
     torch.testing.assert_close(scaled.alpha[1:], expected_alpha)
     torch.testing.assert_close(scaled.rgb[1:], expected_rgb)
     assert not torch.allclose(scaled.alpha[1:], plain.alpha[1:])
+
+
+def test_spatial_stride_is_read_from_the_base_config(vae):
+    assert vae.spatial_stride == 8 and vae_spatial_stride({}) == 8  # diffusers' default, Wan2.1's
+    four = dict(TINY_BASE, dim_mult=[1, 2, 4], temperal_downsample=[True, True])
+    model = RGBAVAE.from_base(AutoencoderKLWan(**four), lora_rank=2)
+    assert model.spatial_stride == 4
+    z = model.encode(*clip(frames=5, size=16))
+    assert z.shape == (1, 4, 2, 4, 4)
+
+
+def test_base_vae_must_pack_four_frames_per_latent_frame():
+    with pytest.raises(WanAlphaError, match="4 frames per latent frame"):
+        RGBAVAE(dict(TINY_BASE, dim_mult=[1, 2, 4], temperal_downsample=[False, True]))

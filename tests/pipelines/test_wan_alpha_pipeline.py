@@ -85,6 +85,21 @@ def test_mask_and_ellipse_inputs_change_the_result(pipe):
     assert torch.equal(gen(pipe, mu=0.0).rgb, gen(pipe, mask=torch.ones(2, 4, 4)).rgb)  # G=1: no shift anywhere
 
 
+def test_latent_grid_follows_the_vae_stride():
+    pipe = tiny_pipeline(stride=4)
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.vae.spatial_stride == 4
+    seen = []
+    out = gen(pipe, num_frames=9, height=32, width=48, num_inference_steps=2,
+              callback_on_step_end=lambda p, i, t, kw: seen.append(kw["latents"].shape))
+    assert seen[0] == (1, 16, 3, 8, 12) and out.mask.shape == (1, 1, 3, 8, 12)
+    assert out.rgb.shape == (1, 3, 9, 32, 48) and out.alpha[0, 0].std() > 0
+    with pytest.raises(WanAlphaError, match="a 32x32 video at this model's VAE stride 4"):
+        gen(pipe, mask=torch.zeros(2, 8, 8), height=16, width=16)  # a 32x32 mask for a 16x16 clip
+    with pytest.raises(WanAlphaError, match=r"multiple of 16 \(VAE stride 4 x patch 4\)"):
+        gen(pipe, height=40)
+
+
 def test_callback_can_replace_latents(pipe):
     out = gen(pipe, num_inference_steps=2, callback_on_step_end=lambda p, i, t, kw: {"latents": kw["latents"] * 0})
     ref = pipe.vae.decode(torch.zeros(1, 16, 2, 4, 4))

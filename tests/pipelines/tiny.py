@@ -13,6 +13,7 @@ from wan_alpha.sampling import flow_scheduler
 
 TEXT_DIM = 32
 VAE_BASE = dict(base_dim=8, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1, temperal_downsample=[False, True, True])
+VAE_STRIDE_4 = dict(VAE_BASE, dim_mult=[1, 2, 2], temperal_downsample=[True, True])  # 4x4 pixels per latent cell
 DIT = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=16, out_channels=16,
            text_dim=TEXT_DIM, freq_dim=32, ffn_dim=64, num_layers=2, rope_max_seq_len=256)
 
@@ -30,8 +31,8 @@ def tiny_text_encoder(tokenizer) -> BertModel:
     return BertModel(config).eval()
 
 
-def tiny_vae() -> RGBAVAE:
-    return RGBAVAE.from_base(AutoencoderKLWan(**VAE_BASE), lora_rank=2, fusion_layers=1).eval()
+def tiny_vae(base: dict = VAE_BASE) -> RGBAVAE:
+    return RGBAVAE.from_base(AutoencoderKLWan(**base), lora_rank=2, fusion_layers=1).eval()
 
 
 def save_training_assets(root) -> None:
@@ -46,10 +47,13 @@ def save_training_assets(root) -> None:
     tokenizer.save_pretrained(root / "umt5" / "tokenizer")
 
 
-def tiny_pipeline(seed: int = 0, sampler: str = "euler") -> WanAlphaPipeline:
+def tiny_pipeline(seed: int = 0, sampler: str = "euler", stride: int = 8) -> WanAlphaPipeline:
+    """``stride`` 4: a VAE with 4x4 pixels per latent cell under a DiT of 4x4 patches (16x16 pixels a token,
+    as with stride 8 and 2x2 patches)."""
     torch.manual_seed(seed)
     tokenizer = tiny_tokenizer()
+    vae, dit = (tiny_vae(), DIT) if stride == 8 else (tiny_vae(VAE_STRIDE_4), dict(DIT, patch_size=(1, 4, 4)))
     return WanAlphaPipeline(
-        tokenizer, tiny_text_encoder(tokenizer), build_dit(DIT).eval(), tiny_vae(), flow_scheduler(sampler),
+        tokenizer, tiny_text_encoder(tokenizer), build_dit(dit).eval(), vae, flow_scheduler(sampler),
         max_sequence_length=16, default_height=32, default_width=32, default_num_frames=5,
     )

@@ -31,9 +31,9 @@ from .flow import rectified_flow_pair
 TABD_MODES = ("paper", "reference", "off")
 
 
-def tabd_sign_mask(alpha: torch.Tensor) -> torch.Tensor:
-    """``M`` (B, 1, T', H/8, W/8): +1 on opaque latent cells, -1 on transparent ones, 0 elsewhere."""
-    opaque, _, transparent = region_masks(pool_alpha_to_latent(alpha))
+def tabd_sign_mask(alpha: torch.Tensor, stride: int = 8) -> torch.Tensor:
+    """``M`` (B, 1, T', H/stride, W/stride): +1 on opaque latent cells, -1 on transparent ones, 0 elsewhere."""
+    opaque, _, transparent = region_masks(pool_alpha_to_latent(alpha, stride))
     return opaque.to(alpha.dtype) - transparent.to(alpha.dtype)
 
 
@@ -70,12 +70,13 @@ def tabd_loss(
         raise WanAlphaError(f"unknown TABD mode {mode!r}: choose one of {', '.join(TABD_MODES)}")
     if mode == "off":
         return z.new_zeros(())
-    if z.shape[-2] % 2 or z.shape[-1] % 2:
+    patch = dit.config.patch_size[1]
+    if z.shape[-2] % patch or z.shape[-1] % patch:
         raise WanAlphaError(
-            f"latent size {z.shape[-1]}x{z.shape[-2]} (shape {tuple(z.shape)}) is odd: the DiT patches 2x2, "
-            "so frame sizes must be multiples of 16"
+            f"latent size {z.shape[-1]}x{z.shape[-2]} (shape {tuple(z.shape)}) is not a multiple of the DiT's "
+            f"{patch}x{patch} patches: frame sizes must be multiples of {patch} x the VAE stride"
         )
-    mask = tabd_sign_mask(alpha).to(z.device, z.dtype)
+    mask = tabd_sign_mask(alpha, max(1, alpha.shape[-1] // z.shape[-1])).to(z.device, z.dtype)
     if mask.shape[2:] != z.shape[2:]:
         raise WanAlphaError(f"alpha {tuple(alpha.shape)} does not match latent {tuple(z.shape)}")
     batch = z.shape[0]

@@ -18,6 +18,7 @@ feature cache), so clip length costs time, not memory. Each decoder is a decoder
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +134,12 @@ class FusionBlock(nn.Module):
         return _cached_conv(self.conv_out, x, feat_cache, feat_idx)
 
 
+def vae_spatial_stride(config: Mapping) -> int:
+    """Pixels per latent cell, each way, of an ``AutoencoderKLWan`` config: one halving per downsampling
+    stage (``len(dim_mult) - 1`` of them). 8 for Wan2.1's VAE; the tiny model's may differ."""
+    return 2 ** len(config.get("temperal_downsample", (False, True, True)))
+
+
 def _decoder_only(base_config: dict) -> AutoencoderKLWan:
     """An ``AutoencoderKLWan`` without encoder and KL head: keeps diffusers' decode, tiling and slicing."""
     vae = AutoencoderKLWan(**base_config)
@@ -199,6 +206,9 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         base_config = {k: v for k, v in base_config.items() if not k.startswith("_")}
         if base_config.get("is_residual") or base_config.get("patch_size"):
             raise WanAlphaError("RGBAVAE supports Wan2.1-style VAEs only (is_residual=False, patch_size=None)")
+        if sum(base_config.get("temperal_downsample", (False, True, True))) != 2:
+            raise WanAlphaError("RGBAVAE needs a base VAE that packs 4 frames per latent frame, as Wan2.1's "
+                                f"(two True in temperal_downsample), got {base_config['temperal_downsample']}")
         trunk = AutoencoderKLWan(**base_config).encoder
         del trunk.norm_out, trunk.conv_out  # replaced by the fusion block
         self.encoder = trunk.requires_grad_(False)
@@ -297,6 +307,11 @@ class RGBAVAE(ModelMixin, ConfigMixin):
     @property
     def z_dim(self) -> int:
         return self.fusion.conv_out.out_channels
+
+    @property
+    def spatial_stride(self) -> int:
+        """Pixels per latent cell, each way (see :func:`vae_spatial_stride`)."""
+        return vae_spatial_stride(self.config.base_config)
 
     def _latent_stats(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         base, shape = self.config.base_config, (1, self.z_dim, 1, 1, 1)

@@ -15,7 +15,7 @@ from ..io import check_writable, resolve_format, write_preview, write_video
 from ..io.files import output_format
 from ..rgba import Ellipse, latent_frame_count
 from ..sampling import flow_scheduler
-from ..sampling.masks import LATENT_STRIDE, load_mask, masks_from_alpha_video, parse_size
+from ..sampling.masks import load_mask, masks_from_alpha_video, parse_size
 from ..models.checkpoints import WanAlphaFiles
 from .memory import MemorySettings, apply_memory_settings, check_fits, describe_estimate, estimate_memory, peak_vram_gib
 from .wan_alpha import WanAlphaPipeline, check_video_size
@@ -144,7 +144,8 @@ def generate(
         pipe.scheduler = flow_scheduler(sampler, pipe.scheduler.config.get("shift") or pipe.scheduler.config.get("flow_shift"))
     height, width = height or pipe.config.default_height, width or pipe.config.default_width
     if mask_from is not None:
-        mask_tensor = masks_from_alpha_video(mask_from, height // LATENT_STRIDE, width // LATENT_STRIDE)
+        stride = pipe.vae.spatial_stride
+        mask_tensor = masks_from_alpha_video(mask_from, height // stride, width // stride, stride=stride)
         frames = frames or 4 * (mask_tensor.shape[2] - 1) + 1
 
     if batch:

@@ -18,7 +18,6 @@ import torch
 
 from ..errors import WanAlphaError
 from ..rgba import latent_frame_count
-from ..sampling.masks import LATENT_STRIDE
 
 MEMORY_MODES = ("none", "model", "sequential")
 GIB = 1024**3
@@ -78,7 +77,8 @@ def estimate_memory(pipe, num_frames: int, height: int, width: int, settings: Me
     """
     cfg = pipe.transformer.config
     bytes_per = torch.finfo(pipe.transformer.dtype).bits // 8
-    tokens = batch * latent_frame_count(num_frames) * (height // LATENT_STRIDE // 2) * (width // LATENT_STRIDE // 2)
+    cell = pipe.vae.spatial_stride * cfg.patch_size[1]  # pixels per token, each way
+    tokens = batch * latent_frame_count(num_frames) * (height // cell) * (width // cell)
     hidden = cfg.num_attention_heads * cfg.attention_head_dim
     dit_act = tokens * (4 * hidden + 2 * cfg.ffn_dim) * bytes_per
     base_dim = pipe.vae.config.base_config.get("base_dim", 96)

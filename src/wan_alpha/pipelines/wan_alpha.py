@@ -34,15 +34,15 @@ from ..sampling import DEFAULT_MU_SHIFT, DEFAULT_TIMESTEP_SHIFT, flow_scheduler,
 from ..sampling.masks import LATENT_STRIDE, resolve_mask
 
 
-def check_video_size(height: int, width: int, num_frames: int, patch: int = 2) -> None:
+def check_video_size(height: int, width: int, num_frames: int, patch: int = 2, stride: int = LATENT_STRIDE) -> None:
     """Refuse sizes that are not a multiple of VAE stride x patch (16 for Wan) and frame counts that
     are not ``1 + 4k``, naming valid values. We refuse rather than round: a rounded size or length
     would silently differ from what the user asked for (and from the mask they drew for it)."""
-    multiple = LATENT_STRIDE * patch
+    multiple = stride * patch
     if height <= 0 or width <= 0 or height % multiple or width % multiple:
         fix = f"{max(multiple, round(width / multiple) * multiple)}x{max(multiple, round(height / multiple) * multiple)}"
         raise WanAlphaError(
-            f"size {width}x{height} is not a multiple of {multiple} (VAE stride {LATENT_STRIDE} x patch {patch}): "
+            f"size {width}x{height} is not a multiple of {multiple} (VAE stride {stride} x patch {patch}): "
             f"use e.g. {fix}"
         )
     latent_frame_count(num_frames)
@@ -178,7 +178,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
             raise WanAlphaError("no prompt given")
         if negative_prompt is not None and len(negative_prompt) != len(prompt):
             raise WanAlphaError(f"{len(negative_prompt)} negative prompts for {len(prompt)} prompts: give one per prompt")
-        check_video_size(height, width, num_frames, self.transformer.config.patch_size[1])
+        check_video_size(height, width, num_frames, self.transformer.config.patch_size[1], self.vae.spatial_stride)
         if num_inference_steps < 1:
             raise WanAlphaError(f"steps must be at least 1, got {num_inference_steps}")
         if not (guidance_scale >= 1.0 and math.isfinite(guidance_scale)):
@@ -239,8 +239,9 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         guidance_scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
         mu = self.config.mu_shift if mu is None else mu
         self.check_inputs(prompt, negative_prompt, height, width, num_frames, num_inference_steps, guidance_scale, mu)
-        grid = (latent_frame_count(num_frames), height // LATENT_STRIDE, width // LATENT_STRIDE)
-        mask = resolve_mask(*grid, mask=mask, ellipse=ellipse, ellipse_end=ellipse_end)
+        stride = self.vae.spatial_stride
+        grid = (latent_frame_count(num_frames), height // stride, width // stride)
+        mask = resolve_mask(*grid, mask=mask, ellipse=ellipse, ellipse_end=ellipse_end, stride=stride)
         if mask.shape[0] not in (1, len(prompt)):
             raise WanAlphaError(f"{mask.shape[0]} masks for {len(prompt)} prompts: give one mask or one per prompt")
 

@@ -1,7 +1,7 @@
 """Where the sampler's transparency map ``G`` comes from: user ellipses, alpha videos, mask files.
 
 Masks are float32 ``(1, 1, F, h, w)`` in [0, 1] on the latent grid (``F`` latent frames, ``h x w`` =
-size / 8). Files: ``.npy`` or ``.pt`` (``(F, h, w)`` arrays; ``.pt`` read with
+size / the VAE's stride, 8 for Wan2.1). Files: ``.npy`` or ``.pt`` (``(F, h, w)`` arrays; ``.pt`` read with
 ``torch.load(weights_only=True)``) or any video format of :mod:`wan_alpha.io` as a grayscale clip at
 latent resolution, one frame per latent frame (white = object).
 """
@@ -29,13 +29,16 @@ from ..rgba import (
 
 ARRAY_SUFFIXES = (".npy", ".pt")
 LATENT_STRIDE = 8
+"""Wan2.1's VAE stride: the latent grid's default where no model says otherwise."""
 
 
 def _frames_for(latent_frames: int) -> int:
     return 4 * (latent_frames - 1) + 1
 
 
-def check_mask(mask: torch.Tensor, latent_frames: int, height: int, width: int, source: str = "mask") -> torch.Tensor:
+def check_mask(
+    mask: torch.Tensor, latent_frames: int, height: int, width: int, source: str = "mask", stride: int = LATENT_STRIDE
+) -> torch.Tensor:
     """``mask`` as float32 ``(B, 1, F, h, w)`` if it fits a latent grid of ``F x h x w``; else a clear error."""
     mask = torch.as_tensor(mask).float()
     if mask.ndim == 3:
@@ -51,8 +54,8 @@ def check_mask(mask: torch.Tensor, latent_frames: int, height: int, width: int, 
         )
     if (h, w) != (height, width):
         raise WanAlphaError(
-            f"{source} is {w}x{h} latent cells (a {w * LATENT_STRIDE}x{h * LATENT_STRIDE} video) but the video "
-            f"needs {width}x{height} ({width * LATENT_STRIDE}x{height * LATENT_STRIDE}): make the mask at that size"
+            f"{source} is {w}x{h} latent cells (a {w * stride}x{h * stride} video at this model's VAE stride {stride}) "
+            f"but the video needs {width}x{height} ({width * stride}x{height * stride}): make the mask at that size"
         )
     if not torch.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
         raise WanAlphaError(f"{source} values must be finite and in [0, 1]")
@@ -67,15 +70,17 @@ def resolve_mask(
     mask: torch.Tensor | None = None,
     ellipse: Ellipse | None = None,
     ellipse_end: Ellipse | None = None,
+    stride: int = LATENT_STRIDE,
 ) -> torch.Tensor:
     """The map ``G`` for one generation: an explicit ``mask``, a (moving) ``ellipse``, or by default
-    :data:`~wan_alpha.rgba.DEFAULT_ELLIPSE` (a centred ellipse, half the frame each way)."""
+    :data:`~wan_alpha.rgba.DEFAULT_ELLIPSE` (a centred ellipse, half the frame each way). ``stride``
+    (the VAE's) only names the video size in errors."""
     if mask is not None and (ellipse is not None or ellipse_end is not None):
         raise WanAlphaError("give a mask or an ellipse, not both")
     if ellipse_end is not None and ellipse is None:
         raise WanAlphaError("an end ellipse needs a start ellipse (--ellipse) to move from")
     if mask is not None:
-        return check_mask(mask, latent_frames, height, width)
+        return check_mask(mask, latent_frames, height, width, stride=stride)
     return ellipse_masks(ellipse or DEFAULT_ELLIPSE, ellipse_end, latent_frames, height, width)
 
 
@@ -88,14 +93,15 @@ def _read_alpha(path: str | os.PathLike) -> RGBAVideo:
 
 
 def masks_from_alpha_video(
-    path: str | os.PathLike, height: int | None = None, width: int | None = None, threshold: float = 0.3
+    path: str | os.PathLike, height: int | None = None, width: int | None = None, threshold: float = 0.3,
+    stride: int = LATENT_STRIDE,
 ) -> torch.Tensor:
     """Fit one ellipse per latent frame of an alpha video (see :func:`~wan_alpha.rgba.fit_alpha_ellipses`)
-    and render them on a latent grid of ``height x width`` cells (default: the video's own)."""
+    and render them on a latent grid of ``height x width`` cells (default: the video's own at ``stride``)."""
     _, alpha = _read_alpha(path).to_tensors()
     if height is None or width is None:
-        return masks_from_alpha(alpha, threshold, LATENT_STRIDE)
-    (ellipses,) = fit_alpha_ellipses(alpha, threshold, LATENT_STRIDE)
+        return masks_from_alpha(alpha, threshold, stride)
+    (ellipses,) = fit_alpha_ellipses(alpha, threshold, stride)
     return render_ellipses(ellipses, height, width)
 
 
@@ -209,16 +215,18 @@ def draw_mask_file(
     ellipse_end: Ellipse | str | None = None,
     preview: str | os.PathLike | None = None,
     overwrite: bool = False,
+    stride: int = LATENT_STRIDE,
 ) -> torch.Tensor:
     """``wan-alpha mask draw``: a static or moving user ellipse for a ``frames``-frame video of ``size``
-    (``"WxH"``); ellipses as :class:`~wan_alpha.rgba.Ellipse` or ``"CX,CY,W,H[,ANGLE]"``."""
+    (``"WxH"``) on the latent grid of a VAE of ``stride``; ellipses as :class:`~wan_alpha.rgba.Ellipse`
+    or ``"CX,CY,W,H[,ANGLE]"``."""
     width, height = parse_size(size)
-    if height % LATENT_STRIDE or width % LATENT_STRIDE:
-        raise WanAlphaError(f"size {width}x{height} is not a multiple of {LATENT_STRIDE} (the VAE stride)")
+    if height % stride or width % stride:
+        raise WanAlphaError(f"size {width}x{height} is not a multiple of {stride} (the VAE stride)")
     start = Ellipse.parse(ellipse) if isinstance(ellipse, str) else ellipse
     end = Ellipse.parse(ellipse_end) if isinstance(ellipse_end, str) else ellipse_end
     _check_outputs(output, preview, overwrite)
-    mask = ellipse_masks(start, end, latent_frame_count(frames), height // LATENT_STRIDE, width // LATENT_STRIDE)
+    mask = ellipse_masks(start, end, latent_frame_count(frames), height // stride, width // stride)
     save_mask(output, mask, overwrite=overwrite)
     if preview is not None:
         save_mask_preview(preview, mask, overwrite=overwrite)

@@ -134,7 +134,8 @@ class _Components:
             latents = self.vae.encode(rgb, alpha, background=background).float()
         else:  # a base RGB model learns RGB videos: the clip over a random background
             latents = encode_rgb(self.vae, composite(rgb, alpha, generator)).float()
-        mask = masks_from_alpha(alpha.cpu(), self.threshold).to(device)
+        stride = alpha.shape[-1] // latents.shape[-1]  # the VAE's
+        mask = masks_from_alpha(alpha.cpu(), self.threshold, stride).to(device)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             text = self.text.encode(list(batch["caption"]))[0].float()
