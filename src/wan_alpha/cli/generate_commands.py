@@ -120,7 +120,8 @@ def _add_mask(sub: argparse._SubParsersAction) -> None:
     fit = kinds.add_parser(
         "fit", help="fit ellipse masks to an alpha video",
         description="Fit one ellipse per latent frame (frame 0, then groups of 4 frames) to ALPHA_VIDEO's "
-        "alpha (or a grayscale matte's luma) and save the Gaussian maps at latent resolution (size / 8).",
+        "alpha (or a grayscale matte's luma) and save the Gaussian maps at latent resolution (size / 8, the "
+        "VAE stride of Wan2.1 and of the shipped model).",
     )
     fit.add_argument("alpha_video", metavar="ALPHA_VIDEO")
     fit.add_argument("-o", "--output", required=True, metavar="MASK", help=".npy, .pt or a video file (grayscale)")
