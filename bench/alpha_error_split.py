@@ -11,13 +11,12 @@ glass). Error near the subject but off its edge is blur or a misplaced subject; 
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 import torch
 from scipy import ndimage
 
-from eval_tiny_model import heldout_sets, round_trip
+from eval_tiny_model import heldout_parser, heldout_sets, round_trip
 from heldout import load_rgba_vae
 from wan_alpha.rgba import latent_frame_spans
 
@@ -55,10 +54,7 @@ def error_split(vae, dataset, clips: int) -> tuple[dict[str, float], list[float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folders", nargs="+", help="RGBA VAE or model folders")
-    parser.add_argument("--emoji-manifest", help="held-out emoji manifest (wan-alpha data build emoji --seed 1)")
-    parser.add_argument("--clips", type=int, default=8, help="clips per set (default 8, as eval_tiny_model.py)")
+    parser = heldout_parser(__doc__)
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     print("| model | clips | " + " | ".join(f"error share: {r}" for r in REGIONS)

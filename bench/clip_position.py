@@ -9,12 +9,11 @@ position (the causal VAE's cache drifting); a gap that does not is the content (
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 import torch
 
-from eval_tiny_model import heldout_sets, round_trip
+from eval_tiny_model import heldout_parser, heldout_sets, round_trip
 from heldout import load_rgba_vae
 from wan_alpha.rgba import latent_frame_spans
 
@@ -41,10 +40,7 @@ def psnr_by_latent_frame(vae, dataset, clips: int) -> tuple[list[float], list[fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folders", nargs="+", help="RGBA VAE or model folders")
-    parser.add_argument("--emoji-manifest", help="held-out emoji manifest (wan-alpha data build emoji --seed 1)")
-    parser.add_argument("--clips", type=int, default=8, help="clips per set (default 8, as eval_tiny_model.py)")
+    parser = heldout_parser(__doc__)
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     print("| model | clips | played | alpha PSNR (dB), latent frame 0 (frame 0) | 1 (frames 1-4) | 2 (5-8) | 3 (9-12) "

@@ -122,6 +122,16 @@ def heldout_sets(emoji_manifest: str | None, clips: int = 8) -> dict[str, Datase
     return sets
 
 
+def heldout_parser(doc: str) -> argparse.ArgumentParser:
+    """The command line of the scripts that score RGBA VAEs on :func:`heldout_sets`: ``FOLDER... [--emoji-manifest M]
+    [--clips N]`` (``doc``'s first paragraph as the description)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("folders", nargs="+", help="RGBA VAE or model folders")
+    parser.add_argument("--emoji-manifest", help="held-out emoji manifest (wan-alpha data build emoji --seed 1)")
+    parser.add_argument("--clips", type=int, default=8, help="clips per set (default 8, as eval_tiny_model.py)")
+    return parser
+
+
 def vae_section(vae, emoji_manifest: str | None, clips: int = 8) -> dict:
     """Mean :func:`reconstruct` scores of ``clips`` held-out synthetic clips and, given a manifest, emoji clips."""
     results = {}

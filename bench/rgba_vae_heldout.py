@@ -9,21 +9,17 @@ renders, alpha dtSSD and the mean reconstructed alpha on the subject. Takes RGBA
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import torch
 
-from eval_tiny_model import vae_section
+from eval_tiny_model import heldout_parser, vae_section
 from heldout import load_rgba_vae
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folders", nargs="+", help="RGBA VAE or model folders")
-    parser.add_argument("--emoji-manifest", help="held-out emoji manifest (wan-alpha data build emoji --seed 1)")
-    parser.add_argument("--clips", type=int, default=8, help="clips per set (default 8, as eval_tiny_model.py)")
+    parser = heldout_parser(__doc__)
     parser.add_argument("--out", help="also write the scores to this JSON file")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
