@@ -11,7 +11,6 @@ glass). Error near the subject but off its edge is blur or a misplaced subject; 
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from scipy import ndimage

@@ -9,7 +9,6 @@ position (the causal VAE's cache drifting); a gap that does not is the content (
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 

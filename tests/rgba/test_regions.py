@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from wan_alpha.errors import WanAlphaError
-from wan_alpha.rgba import latent_frame_count, latent_frame_spans, pool_alpha_to_latent, region_masks
+from wan_alpha.rgba import latent_frame_count, latent_frame_spans, latent_stride, pool_alpha_to_latent, region_masks
 
 
 def test_region_masks_partition_the_pixels():
@@ -59,3 +59,10 @@ def test_latent_frame_spans_cover_the_clip_as_the_causal_vae_groups_it():
     assert latent_frame_spans(1) == [slice(0, 1)]
     with pytest.raises(WanAlphaError, match="not 1 \\+ 4k"):
         latent_frame_spans(16)
+
+
+def test_latent_stride_is_pixels_per_latent_cell():
+    assert latent_stride(torch.zeros(1, 1, 9, 32, 48), torch.zeros(1, 16, 3, 4, 6)) == 8
+    assert latent_stride(torch.zeros(1, 1, 9, 32, 48), torch.zeros(1, 16, 3, 8, 12)) == 4
+    with pytest.raises(WanAlphaError, match="does not match latent"):
+        latent_stride(torch.zeros(1, 1, 9, 32, 50), torch.zeros(1, 16, 3, 4, 6))

@@ -24,7 +24,7 @@ import torch
 from diffusers import WanTransformer3DModel
 
 from ..errors import WanAlphaError
-from ..rgba import pool_alpha_to_latent, region_masks
+from ..rgba import latent_stride, pool_alpha_to_latent, region_masks
 from ..sampling.schedules import DEFAULT_TIMESTEP_SHIFT, NUM_TRAIN_TIMESTEPS, sample_training_sigmas
 from .flow import rectified_flow_pair
 
@@ -76,7 +76,7 @@ def tabd_loss(
             f"latent size {z.shape[-1]}x{z.shape[-2]} (shape {tuple(z.shape)}) is not a multiple of the DiT's "
             f"{patch}x{patch} patches: frame sizes must be multiples of {patch} x the VAE stride"
         )
-    mask = tabd_sign_mask(alpha, max(1, alpha.shape[-1] // z.shape[-1])).to(z.device, z.dtype)
+    mask = tabd_sign_mask(alpha, latent_stride(alpha, z)).to(z.device, z.dtype)
     if mask.shape[2:] != z.shape[2:]:
         raise WanAlphaError(f"alpha {tuple(alpha.shape)} does not match latent {tuple(z.shape)}")
     batch = z.shape[0]

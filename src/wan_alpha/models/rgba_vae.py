@@ -134,10 +134,13 @@ class FusionBlock(nn.Module):
         return _cached_conv(self.conv_out, x, feat_cache, feat_idx)
 
 
+WAN21_TEMPORAL_DOWNSAMPLE = (False, True, True)  # diffusers' default: 8x8 pixels and 4 frames per latent cell
+
+
 def vae_spatial_stride(config: Mapping) -> int:
     """Pixels per latent cell, each way, of an ``AutoencoderKLWan`` config: one halving per downsampling
     stage (``len(dim_mult) - 1`` of them). 8 for Wan2.1's VAE; the tiny model's may differ."""
-    return 2 ** len(config.get("temperal_downsample", (False, True, True)))
+    return 2 ** len(config.get("temperal_downsample", WAN21_TEMPORAL_DOWNSAMPLE))
 
 
 def _decoder_only(base_config: dict) -> AutoencoderKLWan:
@@ -206,7 +209,7 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         base_config = {k: v for k, v in base_config.items() if not k.startswith("_")}
         if base_config.get("is_residual") or base_config.get("patch_size"):
             raise WanAlphaError("RGBAVAE supports Wan2.1-style VAEs only (is_residual=False, patch_size=None)")
-        if sum(base_config.get("temperal_downsample", (False, True, True))) != 2:
+        if sum(base_config.get("temperal_downsample", WAN21_TEMPORAL_DOWNSAMPLE)) != 2:
             raise WanAlphaError("RGBAVAE needs a base VAE that packs 4 frames per latent frame, as Wan2.1's "
                                 f"(two True in temperal_downsample), got {base_config['temperal_downsample']}")
         trunk = AutoencoderKLWan(**base_config).encoder

@@ -16,7 +16,14 @@ from .ellipse import (
     render_ellipses,
 )
 from .palette import PALETTE, PALETTE_NAMES, random_palette_colors
-from .regions import OPAQUE_EPS, latent_frame_count, latent_frame_spans, pool_alpha_to_latent, region_masks
+from .regions import (
+    OPAQUE_EPS,
+    latent_frame_count,
+    latent_frame_spans,
+    latent_stride,
+    pool_alpha_to_latent,
+    region_masks,
+)
 from .render import (
     checkerboard,
     composite,
@@ -44,6 +51,7 @@ __all__ = [
     "hard_render",
     "latent_frame_count",
     "latent_frame_spans",
+    "latent_stride",
     "parse_color",
     "pool_alpha_to_latent",
     "premultiply",

@@ -35,6 +35,15 @@ def latent_frame_spans(frames: int, temporal_stride: int = 4) -> list[slice]:
     return [slice(0, 1)] + [slice(1 + temporal_stride * k, 1 + temporal_stride * (k + 1)) for k in range(count - 1)]
 
 
+def latent_stride(video: torch.Tensor, latents: torch.Tensor) -> int:
+    """Pixels per latent cell, each way, of the VAE that turned ``video`` (..., H, W) into ``latents`` (..., h, w)."""
+    width, cells = video.shape[-1], latents.shape[-1]
+    if cells == 0 or width % cells:
+        raise WanAlphaError(f"alpha {tuple(video.shape)} does not match latent {tuple(latents.shape)}: its width is "
+                            "not a whole number of latent cells")
+    return width // cells
+
+
 def pool_alpha_to_latent(
     alpha: torch.Tensor, spatial_stride: int = 8, temporal_stride: int = 4
 ) -> torch.Tensor:

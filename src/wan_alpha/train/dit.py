@@ -37,7 +37,7 @@ from ..models.dit import add_dora, build_dit, merge_dora, save_dora
 from ..models.rgba_vae import RGBAVAE
 from ..models.text_encoders import TextEncoder, load_text_encoder
 from ..pipelines import WanAlphaPipeline
-from ..rgba import masks_from_alpha, random_palette_colors
+from ..rgba import latent_stride, masks_from_alpha, random_palette_colors
 from ..sampling import DEFAULT_MU_SHIFT, DEFAULT_TIMESTEP_SHIFT, flow_scheduler, sample_training_sigmas
 from .base_vae import composite, encode_rgb
 from .loop import DataConfig, LoopConfig, SyntheticDataConfig, build_datasets, make_accelerator, prepare_output, train_loop
@@ -134,8 +134,7 @@ class _Components:
             latents = self.vae.encode(rgb, alpha, background=background).float()
         else:  # a base RGB model learns RGB videos: the clip over a random background
             latents = encode_rgb(self.vae, composite(rgb, alpha, generator)).float()
-        stride = alpha.shape[-1] // latents.shape[-1]  # the VAE's
-        mask = masks_from_alpha(alpha.cpu(), self.threshold, stride).to(device)
+        mask = masks_from_alpha(alpha.cpu(), self.threshold, latent_stride(alpha, latents)).to(device)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             text = self.text.encode(list(batch["caption"]))[0].float()
