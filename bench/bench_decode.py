@@ -1,7 +1,7 @@
 """RGBA VAE decoding of the default clip on a CPU, with every Conv3d routed through oneDNN (what
 ``RGBAVAE`` does) vs PyTorch's own choice of kernel (its slow native conv3d for most layers here).
 
-    python bench/bench_decode.py [--model DIR] [--repeats 5] > bench/results/decode_onednn.md
+    python bench/bench_decode.py [--model DIR] [--repeats 5] > docs/results/decode_onednn.md
 
 Both variants decode the same latents in one process, alternating; medians and their ratio.
 """
@@ -14,21 +14,20 @@ import time
 
 import torch
 
+from wan_alpha import EMBEDDED_MODEL
 from wan_alpha.models import use_onednn_conv3d
 from wan_alpha.pipelines import WanAlphaPipeline
-from wan_alpha.pipelines.generate import DEFAULT_MODEL
 from wan_alpha.rgba import latent_frame_count
-from wan_alpha.sampling.masks import LATENT_STRIDE
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=str(DEFAULT_MODEL), help="pipeline folder (default: the embedded model)")
+    parser.add_argument("--model", default=str(EMBEDDED_MODEL), help="pipeline folder (default: the embedded model)")
     parser.add_argument("--repeats", type=int, default=5, help="decodes per variant (default 5)")
     args = parser.parse_args()
     pipe = WanAlphaPipeline.from_pretrained(args.model)
     cfg, vae = pipe.config, pipe.vae.eval()
-    grid = (latent_frame_count(cfg.default_num_frames), cfg.default_height // LATENT_STRIDE, cfg.default_width // LATENT_STRIDE)
+    grid = (latent_frame_count(cfg.default_num_frames), cfg.default_height // vae.spatial_stride, cfg.default_width // vae.spatial_stride)
     latents = torch.randn(1, vae.z_dim, *grid, generator=torch.Generator().manual_seed(0))
     times: dict[bool, list[float]] = {True: [], False: []}
     outputs = {}

@@ -53,7 +53,7 @@ TINY = dict(
     text_length=32, frames=5, size=(32, 32),
 )
 PROMPT = "The background of this video is transparent. Close-up shot. A colorful parrot flying. Realistic style."
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 
 
 # ----------------------------------------------------------------------------- random models, built in place
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--vae-dtype", choices=["fp32", "bf16"], default="fp32",
                         help="the VAE's precision (default fp32, what from_wan_files loads and the reference decodes in)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the DiT blocks (the warm-up call compiles)")
-    parser.add_argument("--json", type=Path, help="write the results here (default bench/results/gpu_realscale[-tiny].json)")
+    parser.add_argument("--json", type=Path, help="write the results here (default docs/results/gpu_realscale[-tiny].json)")
     args = parser.parse_args(argv)
     if args.tiny:
         torch.set_flush_denormal(True)  # random tiny models make denormals, 10-100x slower on CPUs

@@ -1,10 +1,9 @@
 import pytest
 import torch
 
-from wan_alpha.data import BucketBatchSampler, ManifestRow, RGBAClipDataset, SyntheticClips, write_manifest
+from wan_alpha.data import ManifestRow, RGBAClipDataset, SyntheticClips, write_manifest
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.io import RGBAVideo, write_video
-from wan_alpha.rgba import PALETTE
 
 
 @pytest.fixture
@@ -24,18 +23,14 @@ def manifest(tmp_path, soft_disc, make_png):
     return write_manifest(tmp_path / "manifest.jsonl", rows)
 
 
-BUCKETS = [(32, 64), (64, 32), (48, 48)]
-
-
-def test_items_follow_buckets_and_match_synthetic_layout(manifest):
-    data = RGBAClipDataset(manifest, frames=9, buckets=BUCKETS, seed=1)
+def test_items_are_cropped_to_one_size_and_match_synthetic_layout(manifest):
+    data = RGBAClipDataset(manifest, frames=9, height=32, width=64, seed=1)
     assert len(data) == 4 and data.dropped == {"too_short": 1}
-    assert data.bucket_of == [0, 1, 2, 2]
     reference = SyntheticClips(1, 9, 32, 64)[0]
-    for index, (h, w) in enumerate([(32, 64), (64, 32), (48, 48), (48, 48)]):
+    for index in range(4):  # wide, tall, square and a still: each scaled to cover 32x64, then cropped
         item = data[index]
         assert set(item) == set(reference)
-        assert item["rgb"].shape == (3, 9, h, w) and item["alpha"].shape == (1, 9, h, w)
+        assert item["rgb"].shape == (3, 9, 32, 64) and item["alpha"].shape == (1, 9, 32, 64)
         assert item["rgb"].dtype == reference["rgb"].dtype == torch.float32
         assert (
             -1 <= item["rgb"].min() and item["rgb"].max() <= 1 and 0 <= item["alpha"].min() and item["alpha"].max() <= 1
@@ -58,38 +53,11 @@ def test_augmentation_is_a_function_of_seed_epoch_index(manifest):
     assert all(torch.equal(loaded["rgb"][i], data_inline[i]) for i in range(4))
 
 
-def test_backgrounds(manifest):
-    for kind in ("palette", "solid", "gradient", "mixed"):
-        data = RGBAClipDataset(manifest, frames=5, height=16, width=16, background=kind)
-        item = data[0]
-        bg = item["background"]
-        assert bg.shape == (3, 1, 16, 16) and -1 <= bg.min() and bg.max() <= 1
-        expected = item["rgb"] * item["alpha"] + bg * (1 - item["alpha"])
-        assert torch.allclose(item["rgb_over_background"], expected)
-        if kind == "palette":
-            assert any(torch.equal(bg[:, 0, 0, 0], colour) for colour in PALETTE)
-        if kind == "gradient":
-            assert not torch.equal(bg[:, 0, 0, 0], bg[:, 0, -1, -1])
-
-
-def test_bucket_batches_share_a_size(manifest):
-    data = RGBAClipDataset(manifest, frames=9, buckets=BUCKETS)
-    sampler = BucketBatchSampler(data.bucket_of, batch_size=2, seed=0)
-    batches = list(sampler)
-    assert sorted(i for b in batches for i in b) == [0, 1, 2, 3]
-    assert all(len({data.bucket_of[i] for i in b}) == 1 for b in batches)
-    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler)
-    assert sorted(tuple(batch["rgb"].shape[-2:]) for batch in loader) == [(32, 64), (48, 48), (64, 32)]
-    assert len(BucketBatchSampler(data.bucket_of, batch_size=2, drop_last=True)) == 1
-
-
 def test_bad_settings_are_clear(manifest):
-    with pytest.raises(WanAlphaError, match="multiples of 16"):
-        RGBAClipDataset(manifest, buckets=[(30, 64)])
+    with pytest.raises(WanAlphaError, match="clip size must be positive"):
+        RGBAClipDataset(manifest, height=0)
     with pytest.raises(WanAlphaError, match="1 \\+ 4k"):
         RGBAClipDataset(manifest, frames=10)
-    with pytest.raises(WanAlphaError, match="unknown background"):
-        RGBAClipDataset(manifest, background="plaid")
     only_short = write_manifest(manifest.parent / "short.jsonl", [ManifestRow(caption="s", rgba="short.zip", frames=5)])
     with pytest.raises(WanAlphaError, match="no clip .* has 9 frames or more"):
         RGBAClipDataset(only_short, frames=9)

@@ -7,15 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from tests.pipelines.tiny import tiny_pipeline
-from wan_alpha.cli import main
 from wan_alpha.errors import WanAlphaError
-from wan_alpha.eval.generation import ellipse_region, generation_frames, generation_scores
+from wan_alpha.eval.generation import generation_frames, generation_scores
 from wan_alpha.eval.lpips import load_lpips
 from wan_alpha.eval.metrics import over_background_ssim
-from wan_alpha.eval.reconstruction import clip_arrays, mean_curves, reconstruction_scores
+from wan_alpha.eval.reconstruction import clip_arrays, mean_curves, reconstruction_scores, transparent_baseline
 from wan_alpha.eval.report import write_report
-from wan_alpha.rgba import Ellipse
+from wan_alpha.rgba import Ellipse, ellipse_region
 
 
 @pytest.fixture
@@ -72,14 +70,6 @@ def test_mean_curves_uneven_lengths():
     assert mean_curves(curves) == {"x": [2.0, 3.0, 3.0]}
 
 
-def test_ellipse_region_geometry():
-    region = ellipse_region(Ellipse(0.5, 0.5, 0.5, 0.5), 32, 32)
-    assert region[16, 16] and not region[0, 0] and not region[16, 3] and region[16, 9]
-    assert region.sum() == pytest.approx(math.pi * 8 * 8, rel=0.08)
-    tilted = ellipse_region(Ellipse(0.5, 0.5, 0.8, 0.2, angle=90), 32, 32)
-    assert tilted[4:28, 16].all() and not tilted[16, 4]  # the long axis turned vertical
-
-
 def test_generation_scores_by_hand():
     region = ellipse_region(Ellipse(0.5, 0.5, 0.5, 0.5), 32, 32)
     alpha = np.repeat(region[None].astype(float), 5, axis=0)
@@ -126,26 +116,7 @@ def test_lpips_from_local_torchscript_file(tmp_path):
         load_lpips(tmp_path / "bad.pt")
 
 
-@pytest.mark.usefixtures("one_thread")
-def test_eval_gen_command(tmp_path, capsys):
-    tiny_pipeline().save_pretrained(tmp_path / "model")
-    prompts = tmp_path / "prompts.txt"
-    prompts.write_text("a red ball\n# comment\na puff of smoke\n")
-    argv = ["eval", "gen", "--model", str(tmp_path / "model"), "--prompts", str(prompts), "--output",
-            str(tmp_path / "gen"), "--steps", "2", "--guidance", "1", "--shift-mean", "0", "--ellipse", "0.5,0.5,0.6,0.4"]
-    assert main(argv) == 0
-    metrics = json.loads((tmp_path / "gen" / "metrics.json").read_text())
-    assert [c["prompt"] for c in metrics["clips"]] == ["a red ball", "a puff of smoke"] and metrics["mu"] == 0
-    for key in ("clean_background", "ellipse_iou", "transparent_share", "alpha_flicker"):
-        assert 0 <= metrics["mean"][key] <= 1
-    assert len(metrics["per_frame"]["ellipse_iou"]) == 5
-    assert sorted(p.name for p in (tmp_path / "gen" / "clips").iterdir()) == ["000.webm", "001.webm"]
-    assert "requested ellipse: 0.5,0.5,0.6,0.4" in capsys.readouterr().out
-
-
 def test_transparent_baseline_by_hand():
-    from wan_alpha.eval.reconstruction import transparent_baseline
-
     alpha = torch.zeros(1, 2, 8, 8)
     alpha[:, :, :4] = 1.0  # top half opaque
     clip = {"rgb": torch.ones(3, 2, 8, 8), "alpha": alpha}  # white

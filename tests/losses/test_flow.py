@@ -1,7 +1,8 @@
 import torch
 
 from wan_alpha.losses import rectified_flow_pair, shifted_flow_loss
-from wan_alpha.rgba import Ellipse, ellipse_masks
+from wan_alpha.rgba import Ellipse
+from wan_alpha.sampling import ellipse_masks
 
 
 def setup(seed=0):

@@ -2,13 +2,12 @@ import pytest
 import torch
 from diffusers import WanTransformer3DModel
 
+from tests.tiny import DIT_Z4
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.losses import combine_tabd, tabd_loss, tabd_sign_mask
 from wan_alpha.losses.flow import rectified_flow_pair
 from wan_alpha.sampling.schedules import DEFAULT_TIMESTEP_SHIFT, NUM_TRAIN_TIMESTEPS, sample_training_sigmas
 
-TINY_DIT = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=4,
-                text_dim=24, freq_dim=32, ffn_dim=64, num_layers=2, rope_max_seq_len=256)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -17,11 +16,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def dit():
     torch.manual_seed(0)
-    return WanTransformer3DModel(**TINY_DIT).eval().requires_grad_(False)
+    return WanTransformer3DModel(**DIT_Z4).eval().requires_grad_(False)
 
 
 def context():
-    return torch.randn(1, 3, 24, generator=torch.Generator().manual_seed(5))
+    return torch.randn(1, 3, DIT_Z4["text_dim"], generator=torch.Generator().manual_seed(5))
 
 
 def striped_alpha(frames=5, size=32):
@@ -34,7 +33,7 @@ def striped_alpha(frames=5, size=32):
 
 
 def test_sign_mask_opaque_transparent_boundary():
-    mask = tabd_sign_mask(striped_alpha())
+    mask = tabd_sign_mask(striped_alpha(), 8)
     assert mask.shape == (1, 1, 2, 4, 4)
     assert (mask[..., :2][..., 1:, :] == 1).all() and (mask[:, :, 1, :, :2] == 1).all()
     assert mask[0, 0, 0, 0, 0] == 0  # mixed cell
@@ -102,7 +101,7 @@ def test_stride_follows_the_latent_size():
     mask = tabd_sign_mask(alpha, stride=4)
     assert mask.shape == (1, 1, 2, 8, 8) and (mask[:, :, 1:, :, :4] == 1).all() and (mask[..., 6:] == -1).all()
     torch.manual_seed(0)
-    dit4 = WanTransformer3DModel(**dict(TINY_DIT, patch_size=(1, 4, 4))).eval().requires_grad_(False)
+    dit4 = WanTransformer3DModel(**{**DIT_Z4, "patch_size": [1, 4, 4]}).eval().requires_grad_(False)
     z = torch.randn(1, 4, 2, 8, 8, generator=torch.Generator().manual_seed(1))
     loss = tabd_loss(dit4, z, alpha, context(), generator=torch.Generator().manual_seed(2))
     g = torch.Generator().manual_seed(2)  # the same draws as tabd_loss

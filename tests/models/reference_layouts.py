@@ -168,3 +168,11 @@ def write_original_dit(model, folder):
         _class_name="WanModel", _diffusers_version="0.30.0", model_type="t2v", dim=cfg.num_attention_heads * cfg.attention_head_dim,
         ffn_dim=cfg.ffn_dim, freq_dim=cfg.freq_dim, in_dim=cfg.in_channels, out_dim=cfg.out_channels,
         num_heads=cfg.num_attention_heads, num_layers=cfg.num_layers, eps=1e-6, text_len=512)))
+
+
+def dit_out(model):
+    """The output of a tiny Wan DiT (``tests.tiny.DIT*``: 16 latent channels, text 32 wide) on fixed inputs."""
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        return model(hidden_states=torch.randn(1, 16, 2, 8, 8, generator=g), timestep=torch.tensor([700.0]),
+                     encoder_hidden_states=torch.randn(1, 5, model.config.text_dim, generator=g), return_dict=False)[0]

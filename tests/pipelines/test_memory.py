@@ -1,10 +1,11 @@
 """Memory settings: offload hooks reach every component (RGBAVAE.decode included), the estimate scales
-with the clip, CPU-only misuse is refused, and the decoders' parallel switch changes nothing on a CPU."""
+with the clip, CPU-only misuse is refused, and the decoders on two CUDA streams give what one after the other gives
+(on a GPU)."""
 
 import pytest
 import torch
 
-from tests.pipelines.tiny import tiny_pipeline
+from tests.tiny import tiny_pipeline
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.pipelines.memory import MemorySettings, apply_memory_settings, describe_estimate, estimate_memory
 
@@ -25,13 +26,17 @@ def test_model_cpu_offload_gives_the_same_clip():
     assert torch.allclose(out.rgb, reference.rgb, atol=1e-6) and torch.allclose(out.alpha, reference.alpha, atol=1e-6)
 
 
-def test_parallel_decode_switch_is_sequential_on_cpu():
-    pipe = tiny_pipeline()
-    z = torch.randn(1, 16, 2, 4, 4)
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the two-stream decode runs on a GPU only")
+def test_parallel_decode_on_two_streams_matches_one_after_the_other():
+    vae = tiny_pipeline().vae.to("cuda")
+    z = torch.randn(2, 16, 2, 4, 4, device="cuda")
     with torch.no_grad():
-        rgb, alpha = pipe.vae.decode(z)
-        pipe.vae.parallel_decode = True
-        assert all(torch.equal(a, b) for a, b in zip(pipe.vae.decode(z), (rgb, alpha)))
+        sequential = vae.decode(z)
+        vae.parallel_decode = True
+        parallel = vae.decode(z)
+        torch.cuda.synchronize()
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(parallel, sequential))
+    assert not torch.equal(sequential[0][0], sequential[0][1])  # two clips: a stream mix-up would show
 
 
 def test_estimate_and_settings():

@@ -6,7 +6,7 @@ from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.rgba import Ellipse
 from wan_alpha.sampling import flow_scheduler
 
-from tests.pipelines.tiny import tiny_pipeline
+from tests.tiny import tiny_pipeline
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,7 @@ import pytest
 import torch
 
 from wan_alpha.errors import WanAlphaError
-from wan_alpha.rgba import (
-    DEFAULT_ELLIPSE,
-    Ellipse,
-    ellipse_masks,
-    fit_alpha_ellipses,
-    fit_ellipse,
-    gaussian_map,
-    masks_from_alpha,
-)
+from wan_alpha.rgba import Ellipse, ellipse_region, fit_ellipse, gaussian_map
 
 
 def filled_ellipse(height, width, cx, cy, a, b, angle):
@@ -77,36 +69,6 @@ def test_gaussian_map_is_in_unit_range_with_peak_at_centre():
     assert g_fine[200, 200 + 50].item() == pytest.approx(math.exp(-0.5), abs=0.01)
 
 
-def test_keyframed_ellipse_moves_linearly():
-    start, end = Ellipse(0.2, 0.3, 0.2, 0.2, 0), Ellipse(0.8, 0.7, 0.4, 0.2, 0)
-    masks = ellipse_masks(start, end, latent_frames=5, height=48, width=64)
-    assert masks.shape == (1, 1, 5, 48, 64)
-    fits = [fit_ellipse(masks[0, 0, i], threshold=math.exp(-0.5)) for i in range(5)]
-    for i, fit in enumerate(fits):
-        s = i / 4
-        assert fit.cx == pytest.approx(0.2 + 0.6 * s, abs=0.02)
-        assert fit.cy == pytest.approx(0.3 + 0.4 * s, abs=0.02)
-        assert fit.w == pytest.approx(0.2 + 0.2 * s, abs=0.03)
-    static = ellipse_masks(start, None, latent_frames=3, height=48, width=64)
-    assert torch.equal(static[0, 0, 0], static[0, 0, 2])
-
-
-def test_masks_from_alpha_follow_latent_frame_grouping():
-    alpha = torch.zeros(1, 1, 9, 64, 96)
-    alpha[..., 0, 8:40, 8:40] = 1  # frame 0: object top-left
-    alpha[..., 1:5, 24:56, 48:88] = 1  # frames 1-4: bottom-right
-    # frames 5-8 empty -> latent frame 2 fully transparent
-    ellipses = fit_alpha_ellipses(alpha)
-    assert len(ellipses) == 1 and len(ellipses[0]) == 3
-    assert ellipses[0][0].cx == pytest.approx(24 / 96, abs=0.02)
-    assert ellipses[0][1].cx == pytest.approx(68 / 96, abs=0.02)
-    assert ellipses[0][2] is None
-    masks = masks_from_alpha(alpha)
-    assert masks.shape == (1, 1, 3, 8, 12)
-    assert masks[0, 0, 0, 3, 3] == masks[0, 0, 0].max()
-    assert torch.all(masks[0, 0, 2] == 0)
-
-
 @pytest.mark.parametrize(
     "text,match",
     [
@@ -123,7 +85,14 @@ def test_bad_user_ellipses_are_refused(text, match):
         Ellipse.parse(text)
 
 
-def test_parse_and_default():
+def test_parse():
     assert Ellipse.parse("0.5, 0.4,0.3,0.2,15") == Ellipse(0.5, 0.4, 0.3, 0.2, 15)
     assert Ellipse.parse("0.5,0.4,0.3,0.2").angle == 0
-    assert DEFAULT_ELLIPSE.cx == 0.5 and DEFAULT_ELLIPSE.cy == 0.5
+
+
+def test_ellipse_region_geometry():
+    region = ellipse_region(Ellipse(0.5, 0.5, 0.5, 0.5), 32, 32)
+    assert region[16, 16] and not region[0, 0] and not region[16, 3] and region[16, 9]
+    assert region.sum() == pytest.approx(math.pi * 8 * 8, rel=0.08)
+    tilted = ellipse_region(Ellipse(0.5, 0.5, 0.8, 0.2, angle=90), 32, 32)
+    assert tilted[4:28, 16].all() and not tilted[16, 4]  # the long axis turned vertical

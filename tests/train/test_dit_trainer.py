@@ -5,7 +5,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from tests.pipelines.tiny import DIT, save_training_assets
+from tests.tiny import DIT, save_training_assets
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.train.dit import train_dit

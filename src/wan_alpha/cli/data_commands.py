@@ -5,17 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..data import (
-    SYNTHETIC_KINDS,
-    build_emoji,
-    build_from_images,
-    build_from_videos,
-    build_synthetic,
-    contact_sheet,
-    format_stats,
-    manifest_stats,
-)
 from ..data.build import CLIP_FORMATS
+from ..data.synthetic import SYNTHETIC_KINDS
 
 _BUILD_EPILOG = (
     "Each build writes OUT/clips/*, OUT/manifest.jsonl and OUT/build_report.json. Re-running the "
@@ -92,6 +83,8 @@ def _add_images(kinds: argparse._SubParsersAction) -> None:
 
 
 def _images(args: argparse.Namespace) -> int:
+    from ..data import build_from_images  # torch loads only when the command runs
+
     return _print_report(
         build_from_images(
             args.input,
@@ -137,6 +130,8 @@ def _add_videos(kinds: argparse._SubParsersAction) -> None:
 
 
 def _videos(args: argparse.Namespace) -> int:
+    from ..data import build_from_videos
+
     return _print_report(
         build_from_videos(
             args.input,
@@ -172,6 +167,8 @@ def _add_synthetic(kinds: argparse._SubParsersAction) -> None:
 
 
 def _synthetic(args: argparse.Namespace) -> int:
+    from ..data import build_synthetic
+
     return _print_report(
         build_synthetic(
             args.output,
@@ -209,6 +206,8 @@ def _add_emoji(kinds: argparse._SubParsersAction) -> None:
 
 
 def _emoji(args: argparse.Namespace) -> int:
+    from ..data import build_emoji
+
     return _print_report(
         build_emoji(
             args.package,
@@ -242,6 +241,8 @@ def _add_preview(commands: argparse._SubParsersAction) -> None:
 
 
 def _preview(args: argparse.Namespace) -> int:
+    from ..data import contact_sheet
+
     path = contact_sheet(
         args.manifest,
         args.output,
@@ -267,6 +268,8 @@ def _add_stats(commands: argparse._SubParsersAction) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from ..data import format_stats, manifest_stats
+
     stats = manifest_stats(args.manifest, limit=args.limit)
     print(json.dumps(stats, indent=2) if args.json else format_stats(stats))
     return 0

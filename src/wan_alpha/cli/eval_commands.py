@@ -1,28 +1,24 @@
-"""``wan-alpha eval vae | gen`` (transparency metric reports) and ``wan-alpha ablate vae | dit`` (the paper's VAE
-table and the mean-sampler ablation)."""
+"""``wan-alpha eval vae | gen``: transparency metric reports of an RGBA VAE and of generated clips."""
 
 from __future__ import annotations
 
 import argparse
 
 from ..errors import WanAlphaError
+from .args import parse_size, read_prompts
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``eval`` and ``ablate`` to the top-level parser."""
+    """Add ``eval`` to the top-level parser."""
     evaluate = sub.add_parser("eval", help="score a model with the transparency metrics (see `wan-alpha eval KIND --help`)")
     kinds = evaluate.add_subparsers(dest="kind", metavar="KIND", required=True)
     _add_eval_vae(kinds)
     _add_eval_gen(kinds)
-    ablate = sub.add_parser("ablate", help="train and score ablation variants (see `wan-alpha ablate vae --help`)")
-    stages = ablate.add_subparsers(dest="stage", metavar="STAGE", required=True)
-    _add_ablate_vae(stages)
-    _add_ablate_dit(stages)
 
 
 def _add_lpips(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lpips-weights", metavar="FILE",
-                   help="a local LPIPS-alex state dict (backbone + linear heads) to add LPIPS; nothing is downloaded")
+                   help="a local TorchScript LPIPS file (see wan_alpha.eval.lpips) to add LPIPS; nothing is downloaded")
 
 
 def _add_eval_vae(kinds: argparse._SubParsersAction) -> None:
@@ -44,11 +40,32 @@ def _add_eval_vae(kinds: argparse._SubParsersAction) -> None:
 
 
 def _eval_vae(args: argparse.Namespace) -> None:
-    from ..eval.report import eval_vae_command
+    import torch
+    from torch.utils.data import Subset
 
-    path = eval_vae_command(args.model, args.output, data=args.data, synthetic=args.synthetic, frames=args.frames,
-                            size=args.size, max_clips=args.max_clips, lpips_weights=args.lpips_weights)
-    print(path.read_text())
+    from ..data import RGBAClipDataset, SyntheticClips
+    from ..eval.lpips import load_lpips
+    from ..eval.reconstruction import HELD_OUT_SEED, evaluate_vae
+    from ..eval.report import write_report
+    from ..models import RGBAVAE
+
+    width, height = parse_size(args.size)
+    if args.synthetic is not None:
+        if args.synthetic < 1:
+            raise WanAlphaError(f"--synthetic must be at least 1, got {args.synthetic}")
+        dataset = SyntheticClips(args.synthetic, args.frames, height, width, seed=HELD_OUT_SEED)
+        source = f"{args.synthetic} procedural clips"
+    else:
+        dataset = RGBAClipDataset(args.data, frames=args.frames, height=height, width=width, random_crop=False)
+        dataset = Subset(dataset, range(min(args.max_clips or len(dataset), len(dataset))))
+        source = f"{len(dataset)} clips of {args.data}"
+    notes = [f"model: {args.model}", f"data: {source}, {args.frames} frames at {width}x{height}, encoded over black"]
+    if args.lpips_weights is None:
+        notes.append("LPIPS skipped: no local weights (--lpips-weights); nothing is downloaded")
+    lpips = None if args.lpips_weights is None else load_lpips(args.lpips_weights)
+    torch.set_flush_denormal(True)  # denormals make small random models 10-100x slower on CPUs
+    report = evaluate_vae(RGBAVAE.from_pretrained(args.model), dataset, lpips=lpips)
+    print(write_report(args.output, "RGBA VAE reconstruction", report, notes).read_text())
 
 
 def _add_eval_gen(kinds: argparse._SubParsersAction) -> None:
@@ -72,66 +89,18 @@ def _add_eval_gen(kinds: argparse._SubParsersAction) -> None:
 
 
 def _eval_gen(args: argparse.Namespace) -> None:
-    from ..eval.report import eval_gen_command
+    from pathlib import Path
 
-    path = eval_gen_command(args.model, args.prompts, args.output, ellipse=args.ellipse, frames=args.frames,
-                            size=args.size, steps=args.steps, guidance=args.guidance, mu=args.shift_mean, seed=args.seed)
-    print(path.read_text())
+    from ..eval.generation import evaluate_generation
+    from ..eval.report import write_report
+    from ..rgba import Ellipse
 
-
-def _add_ablate_vae(stages: argparse._SubParsersAction) -> None:
-    p = stages.add_parser(
-        "vae", help="the paper's VAE table: naive, +rendering, +rendering+TABD (paper / reference)",
-        description="Train each VAE variant with identical data, initialisation and steps for every seed "
-        "(OUTPUT/seed-S/VARIANT), score each on held-out procedural clips, and print mean ± std over seeds. "
-        "Rerunning the command skips finished runs and resumes unfinished ones.",
-    )
-    p.add_argument("--config", required=True, help="a VAE training config with synthetic data (e.g. ablate_vae_tiny)")
-    p.add_argument("--output", required=True, metavar="DIR", help="ablation folder")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], metavar="S", help="training seeds (default 0 1)")
-    p.add_argument("--max-steps", type=int, metavar="N", help="override train.max_steps")
-    p.add_argument("--eval-clips", type=int, default=8, metavar="N", help="held-out clips per run (default 8)")
-    p.add_argument("--variants", nargs="+", metavar="V", help="subset of naive rendering rendering+tabd rendering+tabd_ref")
-    p.add_argument("--base-vae", metavar="DIR", help="a pretrained base Wan VAE folder, replacing the config's model")
-    p.set_defaults(func=_ablate_vae)
-
-
-def _ablate_vae(args: argparse.Namespace) -> None:
-    from ..eval.report import ablate_vae_command
-
-    if args.eval_clips < 1:
-        raise WanAlphaError("--eval-clips must be at least 1")
-    path = ablate_vae_command(args.config, args.output, args.seeds, max_steps=args.max_steps,
-                              eval_clips=args.eval_clips, variants=args.variants, base_vae=args.base_vae)
-    print(path.read_text())
-
-
-def _add_ablate_dit(stages: argparse._SubParsersAction) -> None:
-    p = stages.add_parser(
-        "dit", help="the mean sampler on / off: ellipse adherence and clean background of generated clips",
-        description="Train the DiT config twice per seed, with its mean-sampler shift and with mu_shift 0 "
-        "(OUTPUT/seed-S/{mean-sampler,no-mean-sampler}), generate each prompt inside a left and a mirrored "
-        "right ellipse, and print mean ± std over seeds of the ellipse IoU (requested vs mirrored), the "
-        "clean-background rate, the transparent share and alpha stability. Rerunning skips finished work.",
-    )
-    p.add_argument("--config", required=True, help="a DiT training config on RGBA latents (e.g. tiny_dora)")
-    p.add_argument("--output", required=True, metavar="DIR", help="ablation folder")
-    p.add_argument("--prompts", required=True, metavar="F", help="held-out prompts, one per line")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="S", help="training seeds (default 0)")
-    p.add_argument("--max-steps", type=int, metavar="N", help="override train.max_steps")
-    p.add_argument("--rgba-vae", metavar="DIR", help="the RGBA VAE folder, replacing the config's rgba_vae")
-    p.add_argument("--base-dit", metavar="DIR", help="the base transformer folder, replacing the config's base_dit")
-    p.add_argument("--manifest", metavar="F", help="a dataset manifest, replacing the config's data.manifest.path")
-    p.add_argument("--steps", type=int, default=8, metavar="N", help="sampling steps (default 8)")
-    p.add_argument("--guidance", type=float, default=1.0, metavar="G", help="classifier-free guidance (default 1)")
-    p.set_defaults(func=_ablate_dit)
-
-
-def _ablate_dit(args: argparse.Namespace) -> None:
-    from ..eval.report import ablate_dit_command
-
-    overrides = {key: value for key, value in (("rgba_vae", args.rgba_vae), ("base_dit", args.base_dit),
-                                               ("data.manifest.path", args.manifest)) if value is not None}
-    path = ablate_dit_command(args.config, args.output, args.seeds, args.prompts, max_steps=args.max_steps,
-                              steps=args.steps, guidance=args.guidance, overrides=overrides)
-    print(path.read_text())
+    prompts, requested = read_prompts(args.prompts), Ellipse.parse(args.ellipse)
+    width, height = parse_size(args.size) if args.size is not None else (None, None)
+    report = evaluate_generation(args.model, prompts, requested, frames=args.frames, height=height, width=width,
+                                 steps=args.steps, guidance=args.guidance, mu=args.shift_mean, seed=args.seed,
+                                 clip_dir=Path(args.output) / "clips")
+    notes = [f"model: {args.model}", f"prompts: {args.prompts} ({len(prompts)})", f"requested ellipse: {args.ellipse}",
+             f"{args.steps} steps, guidance {args.guidance}, mean shift {report['mu']}, "
+             f"seeds {args.seed}..{args.seed + len(prompts) - 1}"]
+    print(write_report(args.output, "Generated RGBA clips", report, notes).read_text())

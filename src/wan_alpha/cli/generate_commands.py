@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-_ELLIPSE = "CX,CY,W,H[,ANGLE]"
-_ELLIPSE_HELP = (
-    "centre CX,CY and axes W,H as fractions of the frame width/height, ANGLE in degrees (clockwise), "
-    "e.g. 0.5,0.5,0.4,0.6,15"
-)
+from .. import EMBEDDED_MODEL
+from ..errors import WanAlphaError
+from .args import ELLIPSE_HELP, ELLIPSE_METAVAR
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +40,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
                    help="classifier-free guidance scale; 1 disables it (one model pass per step) (default: the model's)")
     p.add_argument("--sampler", choices=["euler", "unipc"], help="flow sampler (default: the model's)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed; batch prompts use N, N+1, ... (default 0)")
-    p.add_argument("--ellipse", metavar=_ELLIPSE, help=f"where the object is: {_ELLIPSE_HELP}")
-    p.add_argument("--ellipse-end", metavar=_ELLIPSE, help="move the ellipse linearly to here by the last frame")
+    p.add_argument("--ellipse", metavar=ELLIPSE_METAVAR, help=f"where the object is: {ELLIPSE_HELP}")
+    p.add_argument("--ellipse-end", metavar=ELLIPSE_METAVAR, help="move the ellipse linearly to here by the last frame")
     p.add_argument("--mask-from", metavar="ALPHA_VIDEO",
                    help="fit ellipses to an RGBA video's alpha (or a grayscale matte), one per latent frame")
     p.add_argument("--mask", metavar="MASK", help="a mask file from `wan-alpha mask fit|draw` (.npy, .pt or video)")
@@ -76,7 +74,7 @@ def _add_realscale(p: argparse.ArgumentParser) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ..pipelines import generate  # torch/diffusers load only when generating
+    from .generate import generate  # torch/diffusers load only when generating
 
     paths = generate(
         args.prompt, args.output, model=args.model, prompts_file=args.prompts_file,
@@ -92,13 +90,11 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _wan_files(args: argparse.Namespace):
-    from ..models.checkpoints import WanAlphaFiles
+    from ..pipelines import WanAlphaFiles
 
     flags = (args.vae_file, args.rgb_decoder, args.alpha_decoder, args.dora_file, args.distill_lora)
     if args.model_dir is None:
         if any(flag is not None for flag in flags):
-            from ..errors import WanAlphaError
-
             raise WanAlphaError("--vae-file, --dora-file, --distill-lora and the decoders need --model-dir")
         return None
     return WanAlphaFiles(args.model_dir, args.vae_file, args.dora_file, args.dora_strength, args.distill_lora,
@@ -120,44 +116,50 @@ def _add_mask(sub: argparse._SubParsersAction) -> None:
     fit = kinds.add_parser(
         "fit", help="fit ellipse masks to an alpha video",
         description="Fit one ellipse per latent frame (frame 0, then groups of 4 frames) to ALPHA_VIDEO's "
-        "alpha (or a grayscale matte's luma) and save the Gaussian maps at latent resolution (size / 8, the "
-        "VAE stride of Wan2.1 and of the shipped model).",
+        "alpha (or a grayscale matte's luma) and save the Gaussian maps on the latent grid of --model's VAE.",
     )
     fit.add_argument("alpha_video", metavar="ALPHA_VIDEO")
     fit.add_argument("-o", "--output", required=True, metavar="MASK", help=".npy, .pt or a video file (grayscale)")
     fit.add_argument("--threshold", type=float, default=0.3, help="alpha above this counts as object (default 0.3)")
-    fit.add_argument("--preview", metavar="PNG", help="also write the maps side by side as a PNG")
-    fit.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _mask_common(fit)
     fit.set_defaults(func=_fit)
 
     draw = kinds.add_parser(
         "draw", help="draw a static or moving ellipse mask",
         description="Render an ellipse (moving linearly to --ellipse-end if given) as Gaussian maps for a "
-        "video of --frames frames and --size WxH.",
+        "video of --frames frames and --size WxH, on the latent grid of --model's VAE.",
     )
-    draw.add_argument("--ellipse", required=True, metavar=_ELLIPSE, help=_ELLIPSE_HELP)
-    draw.add_argument("--ellipse-end", metavar=_ELLIPSE, help="where the ellipse is at the last frame")
+    draw.add_argument("--ellipse", required=True, metavar=ELLIPSE_METAVAR, help=ELLIPSE_HELP)
+    draw.add_argument("--ellipse-end", metavar=ELLIPSE_METAVAR, help="where the ellipse is at the last frame")
     draw.add_argument("--frames", type=int, required=True, metavar="N", help="video frame count, 1 + 4k")
-    draw.add_argument("--size", required=True, metavar="WxH", help="video size, multiples of 8")
+    draw.add_argument("--size", required=True, metavar="WxH", help="video size, a multiple of the VAE stride")
     draw.add_argument("-o", "--output", required=True, metavar="MASK", help=".npy, .pt or a video file (grayscale)")
-    draw.add_argument("--preview", metavar="PNG", help="also write the maps side by side as a PNG")
-    draw.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _mask_common(draw)
     draw.set_defaults(func=_draw)
 
 
-def _fit(args: argparse.Namespace) -> int:
-    from ..sampling.masks import fit_mask_file
+def _mask_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=str(EMBEDDED_MODEL), metavar="DIR",
+                        help="the model the mask is for: its VAE's stride sets the latent grid (a wan-alpha or a "
+                        "Wan2.1 folder; default: the embedded model, stride 8 as Wan2.1's)")
+    parser.add_argument("--preview", metavar="PNG", help="also write the maps side by side as a PNG")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
-    mask = fit_mask_file(args.alpha_video, args.output, preview=args.preview, threshold=args.threshold,
-                         overwrite=args.overwrite)
+
+def _fit(args: argparse.Namespace) -> int:
+    from .masks import fit_mask_file, model_stride
+
+    mask = fit_mask_file(args.alpha_video, args.output, stride=model_stride(args.model), preview=args.preview,
+                         threshold=args.threshold, overwrite=args.overwrite)
     print(f"{args.output}: {mask.shape[2]} latent frames of {mask.shape[4]}x{mask.shape[3]}")
     return 0
 
 
 def _draw(args: argparse.Namespace) -> int:
-    from ..sampling.masks import draw_mask_file
+    from .masks import draw_mask_file, model_stride
 
     mask = draw_mask_file(args.ellipse, args.output, frames=args.frames, size=args.size,
-                          ellipse_end=args.ellipse_end, preview=args.preview, overwrite=args.overwrite)
+                          stride=model_stride(args.model), ellipse_end=args.ellipse_end, preview=args.preview,
+                          overwrite=args.overwrite)
     print(f"{args.output}: {mask.shape[2]} latent frames of {mask.shape[4]}x{mask.shape[3]}")
     return 0

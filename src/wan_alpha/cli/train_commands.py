@@ -1,4 +1,4 @@
-"""``wan-alpha train vae | dit | tiny-all``: the training stages, on accelerate."""
+"""``wan-alpha train vae | dit``: the method's two training stages, on accelerate."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     stages = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
     _add_vae(stages)
     _add_dit(stages)
-    _add_tiny_all(stages)
 
 
 def _add_vae(stages: argparse._SubParsersAction) -> None:
@@ -55,29 +54,3 @@ def _run_dit(args: argparse.Namespace) -> None:
 
     path = train_dit(args.config, resume=args.resume, max_steps=args.max_steps, output=args.output)
     print(f"model saved to {path} (use: wan-alpha generate PROMPT --model {path} -o OUT.webm)")
-
-
-def _add_tiny_all(stages: argparse._SubParsersAction) -> None:
-    tiny = stages.add_parser(
-        "tiny-all",
-        help="train the small embedded model: base VAE, base DiT, RGBA VAE (TABD), DoRA (CPU, ~1-3 h)",
-        description="The whole recipe at small scale: base RGB VAE, base text-to-video DiT, RGBA VAE with "
-        "rendering losses and TABD, DoRA with the mean-shift sampler; then exports OUTPUT/model (fp16, "
-        "LoRAs merged). Each stage resumes; wall times go to OUTPUT/stages.json and stages.md.",
-    )
-    tiny.add_argument("--output", required=True, metavar="DIR", help="run folder (one subfolder per stage)")
-    tiny.add_argument("--resume", action="store_true", help="continue an interrupted run in --output")
-    tiny.add_argument("--emoji", metavar="PACKAGE_DIR",
-                      help="emoji-datasource-google npm folder (`npm install --prefix DIR emoji-datasource-google@16.0.0`); "
-                      "without it the recipe trains on synthetic clips only")
-    tiny.add_argument("--config", default="tiny_all", help=(
-        "recipe config: tiny_all (default; every stage on a CPU, ~77 min on 2 cores), tiny_all_gpu (the shipped "
-        "model's recipe: three 128x128 VAE stages that need a GPU), or a YAML path"))
-    tiny.set_defaults(func=_run_tiny_all)
-
-
-def _run_tiny_all(args: argparse.Namespace) -> None:
-    from ..train.tiny_all import train_tiny_all
-
-    path = train_tiny_all(args.output, resume=args.resume, emoji_package=args.emoji, config=args.config)
-    print(f"model exported to {path} (use: wan-alpha generate PROMPT --model {path} -o OUT.webm)")

@@ -1,19 +1,17 @@
-"""``RGBAClipDataset``: manifest rows -> training clips, with aspect buckets and seeded augmentation.
+"""The torch Datasets: ``RGBAClipDataset`` (manifest rows -> training clips of one size, with a seeded window and
+crop) and ``SyntheticClips`` (procedural clips made on the fly).
 
-Items match :class:`~wan_alpha.data.SyntheticClips`: ``rgb (3,T,H,W)`` in [-1,1], ``alpha
-(1,T,H,W)`` in [0,1], ``caption``. With ``background`` set, items also carry ``background
-(3,1,H,W)`` and ``rgb_over_background`` (the clip soft-rendered over it), the input for training
-the base RGB path.
+Items are ``{"rgb": (3,T,H,W) in [-1,1], "alpha": (1,T,H,W) in [0,1], "caption": str}``.
 
-Randomness (window start, crop, background) is drawn from ``(seed, epoch, index)`` only, so any
-number of DataLoader workers give the same items; call :meth:`set_epoch` before each epoch (with
+Randomness (window start, crop) is drawn from ``(seed, epoch, index)`` only, so any number of
+DataLoader workers give the same items; call :meth:`set_epoch` before each epoch (with
 non-persistent workers, which copy the dataset when an epoch's iterator starts).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,38 +19,16 @@ import torch
 
 from ..errors import WanAlphaError
 from ..io import RGBAVideo, read_video
-from ..rgba import PALETTE, latent_frame_count, soft_render, unpremultiply
+from ..rgba import latent_frame_count, unpremultiply
 from .manifest import ManifestRow, read_rows
+from .synthetic import check_synthetic_size, synthetic_clip, synthetic_kinds
 from .transforms import premultiplied_tensor, resize_premultiplied
-
-BACKGROUNDS = ("palette", "solid", "gradient", "mixed")
-SIZE_MULTIPLE = 16
-"""VAE stride 8 x transformer patch 2."""
 
 
 def load_row(row: ManifestRow, root: str | os.PathLike) -> RGBAVideo:
     """The clip a row points at (paths relative to the manifest folder ``root``)."""
     first, alpha = row.paths(root)
     return read_video(first, alpha_path=alpha)
-
-
-def nearest_bucket(height: int | None, width: int | None, buckets: Sequence[tuple[int, int]]) -> int:
-    """Index of the bucket whose aspect ratio is closest (in log scale); unknown sizes take bucket 0."""
-    if not height or not width:
-        return 0
-    ratios = np.log([h / w for h, w in buckets])
-    return int(np.argmin(np.abs(ratios - np.log(height / width))))
-
-
-def _check_buckets(buckets: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    buckets = [tuple(int(v) for v in b) for b in buckets]
-    if not buckets or any(
-        len(b) != 2 or min(b) < SIZE_MULTIPLE or b[0] % SIZE_MULTIPLE or b[1] % SIZE_MULTIPLE for b in buckets
-    ):
-        raise WanAlphaError(
-            f"buckets must be (height, width) pairs, multiples of {SIZE_MULTIPLE} (VAE stride x patch), got {buckets}"
-        )
-    return buckets
 
 
 def window_start(num_frames: int, frames: int, rng: np.random.Generator, where: str = "clip") -> int:
@@ -83,38 +59,10 @@ def resize_and_crop(
     return rgb.permute(1, 0, 2, 3).contiguous(), alpha.permute(1, 0, 2, 3).contiguous()
 
 
-def random_background(kind: str, height: int, width: int, rng: np.random.Generator) -> torch.Tensor:
-    """A background ``(3, 1, H, W)`` in [-1, 1]: a palette colour, a random solid, or a linear gradient."""
-    if kind == "mixed":
-        kind = BACKGROUNDS[int(rng.integers(3))]
-    if kind == "palette":
-        colour = PALETTE[int(rng.integers(len(PALETTE)))]
-        return colour.view(3, 1, 1, 1).expand(3, 1, height, width).clone()
-    if kind == "solid":
-        return (
-            torch.from_numpy(rng.uniform(-1, 1, 3).astype(np.float32))
-            .view(3, 1, 1, 1)
-            .expand(3, 1, height, width)
-            .clone()
-        )
-    if kind == "gradient":
-        start, end = (torch.from_numpy(rng.uniform(-1, 1, 3).astype(np.float32)).view(3, 1, 1, 1) for _ in range(2))
-        angle = rng.uniform(0, 2 * np.pi)
-        ys, xs = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")
-        ramp = xs * np.cos(angle) + ys * np.sin(angle)
-        ramp = ((ramp - ramp.min()) / (ramp.max() - ramp.min()).clamp_min(1e-6)).view(1, 1, height, width)
-        return start + (end - start) * ramp
-    raise WanAlphaError(f"unknown background {kind!r}: choose {', '.join(BACKGROUNDS)}")
-
-
 class RGBAClipDataset(torch.utils.data.Dataset):
-    """Clips of a manifest (``.jsonl``) or reference CSV, resized and cropped to a bucket size.
-
-    ``buckets``: ``(height, width)`` sizes; each row goes to the one nearest its aspect ratio
-    (known from the manifest's ``width``/``height``), so batches from :class:`BucketBatchSampler`
-    share a size. Default: one bucket ``(height, width)``. Rows with fewer than ``frames``
-    frames (stills excepted: they are repeated) are dropped and counted in ``dropped``.
-    """
+    """Clips of a manifest (``.jsonl``) or reference CSV, scaled to cover ``height x width`` and cropped to it
+    (at random, or centred with ``random_crop=False``). Rows with fewer than ``frames`` frames (stills
+    excepted: they are repeated) are dropped and counted in ``dropped``."""
 
     def __init__(
         self,
@@ -123,23 +71,20 @@ class RGBAClipDataset(torch.utils.data.Dataset):
         frames: int = 17,
         height: int = 256,
         width: int = 256,
-        buckets: Sequence[tuple[int, int]] | None = None,
         seed: int = 0,
-        background: str | None = None,
         random_crop: bool = True,
     ) -> None:
         latent_frame_count(frames)
-        if background is not None and background not in BACKGROUNDS:
-            raise WanAlphaError(f"unknown background {background!r}: choose {', '.join(BACKGROUNDS)}")
+        if height < 1 or width < 1:
+            raise WanAlphaError(f"clip size must be positive, got {width}x{height}")
         self.root = Path(manifest).parent
-        self.frames, self.seed, self.background, self.random_crop = frames, seed, background, random_crop
-        self.buckets = _check_buckets(buckets if buckets is not None else [(height, width)])
+        self.frames, self.height, self.width = frames, height, width
+        self.seed, self.random_crop = seed, random_crop
         rows = read_rows(manifest)
         self.rows = [r for r in rows if r.frames is None or r.frames == 1 or r.frames >= frames]
         self.dropped = {"too_short": len(rows) - len(self.rows)} if len(rows) > len(self.rows) else {}
         if not self.rows:
             raise WanAlphaError(f"no clip in {manifest} has {frames} frames or more: lower frames or rebuild")
-        self.bucket_of = [nearest_bucket(r.height, r.width, self.buckets) for r in self.rows]
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -156,43 +101,37 @@ class RGBAClipDataset(torch.utils.data.Dataset):
         frames = video.frames[start : start + self.frames]
         if len(frames) == 1:
             frames = np.repeat(frames, self.frames, axis=0)
-        height, width = self.buckets[self.bucket_of[index]]
         with torch.no_grad():
-            rgb, alpha = resize_and_crop(frames, height, width, rng if self.random_crop else None)
-        item = {"rgb": rgb, "alpha": alpha, "caption": row.caption}
-        if self.background is not None:
-            background = random_background(self.background, height, width, rng)
-            item["background"] = background
-            item["rgb_over_background"] = soft_render(rgb, alpha, background)
-        return item
+            rgb, alpha = resize_and_crop(frames, self.height, self.width, rng if self.random_crop else None)
+        return {"rgb": rgb, "alpha": alpha, "caption": row.caption}
 
 
-class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
-    """Batches whose items share a bucket (so they stack), shuffled from ``(seed, epoch)``."""
+class SyntheticClips(torch.utils.data.Dataset):
+    """``num_clips`` procedural clips made on the fly (:func:`~wan_alpha.data.synthetic.synthetic_clip`); clip ``i``
+    depends only on ``(seed, i)``. Kinds cycle through ``kinds`` (default: all of
+    :data:`~wan_alpha.data.synthetic.SYNTHETIC_KINDS`). Holds no RNG state, so it is safe with any number of
+    DataLoader workers."""
 
-    def __init__(self, bucket_of: Sequence[int], batch_size: int, seed: int = 0, drop_last: bool = False) -> None:
-        if batch_size < 1:
-            raise WanAlphaError(f"batch_size must be at least 1, got {batch_size}")
-        self.bucket_of, self.batch_size, self.seed, self.drop_last = list(bucket_of), batch_size, seed, drop_last
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def _batches(self) -> list[list[int]]:
-        rng = np.random.default_rng([self.seed, self.epoch])
-        batches = []
-        for bucket in sorted(set(self.bucket_of)):
-            members = [i for i, b in enumerate(self.bucket_of) if b == bucket]
-            members = [members[i] for i in rng.permutation(len(members))]
-            for start in range(0, len(members), self.batch_size):
-                batch = members[start : start + self.batch_size]
-                if len(batch) == self.batch_size or not self.drop_last:
-                    batches.append(batch)
-        return [batches[i] for i in rng.permutation(len(batches))]
-
-    def __iter__(self) -> Iterator[list[int]]:
-        return iter(self._batches())
+    def __init__(
+        self, num_clips: int, frames: int, height: int, width: int, seed: int = 0, kinds: Sequence[str] | None = None,
+    ) -> None:
+        if num_clips < 1:
+            raise WanAlphaError(f"num_clips must be at least 1, got {num_clips}")
+        self.kinds = synthetic_kinds(kinds)
+        check_synthetic_size(frames, height, width)
+        self.num_clips, self.frames, self.height, self.width, self.seed = num_clips, frames, height, width, seed
 
     def __len__(self) -> int:
-        return len(self._batches())
+        return self.num_clips
+
+    def clip(self, index: int) -> tuple[RGBAVideo, str]:
+        """The clip and caption behind item ``index``."""
+        if not 0 <= index < self.num_clips:
+            raise IndexError(index)
+        video, caption, _ = synthetic_clip(index, self.seed, self.kinds, self.frames, self.height, self.width)
+        return video, caption
+
+    def __getitem__(self, index: int) -> dict:
+        video, caption = self.clip(index)
+        rgb, alpha = video.to_tensors()
+        return {"rgb": rgb[0], "alpha": alpha[0], "caption": caption}

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-import torch
 
 from ..errors import WanAlphaError
 from ..io import RGBAVideo
@@ -376,7 +375,7 @@ def _check_kind(kind: str) -> None:
         raise WanAlphaError(f"unknown synthetic kind {kind!r}: choose from {', '.join(SYNTHETIC_KINDS)}")
 
 
-def _check_size(frames: int, height: int, width: int) -> None:
+def check_synthetic_size(frames: int, height: int, width: int) -> None:
     latent_frame_count(frames)
     if height < 8 or width < 8:
         raise WanAlphaError(f"synthetic clips need at least 8x8 pixels, got {width}x{height}")
@@ -388,7 +387,7 @@ def generate_clip(kind: str, seed: int, frames: int, height: int, width: int) ->
     ``frames`` must be ``4k + 1``. Colour where alpha is 0 is set to black (straight alpha).
     """
     _check_kind(kind)
-    _check_size(frames, height, width)
+    check_synthetic_size(frames, height, width)
     rng = np.random.default_rng([int(seed), SYNTHETIC_KINDS.index(kind)])
     rgb, alpha, sentence = _DRAWERS[kind](rng, _grid(frames, height, width))
     buffer = np.empty((frames, height, width, 4), np.float32)
@@ -408,47 +407,23 @@ def clip_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-class SyntheticClips(torch.utils.data.Dataset):
-    """``num_clips`` procedural clips made on the fly; clip ``i`` depends only on ``(seed, i)``.
+def synthetic_kinds(kinds: Sequence[str] | None = None) -> tuple[str, ...]:
+    """``kinds`` checked (default: all of :data:`SYNTHETIC_KINDS`), in the order clips cycle through them."""
+    kinds = tuple(kinds) if kinds is not None else SYNTHETIC_KINDS
+    if not kinds:
+        raise WanAlphaError("kinds is empty: give at least one synthetic kind")
+    for kind in kinds:
+        _check_kind(kind)
+    return kinds
 
-    Kinds cycle through ``kinds`` (default: all of :data:`SYNTHETIC_KINDS`) so every family is
-    equally represented. Items are ``{"rgb": (3,T,H,W) in [-1,1], "alpha": (1,T,H,W) in [0,1],
-    "caption": str}``. Holds no RNG state, so it is safe with any number of DataLoader workers.
-    """
 
-    def __init__(
-        self,
-        num_clips: int,
-        frames: int,
-        height: int,
-        width: int,
-        seed: int = 0,
-        kinds: Sequence[str] | None = None,
-    ) -> None:
-        if num_clips < 1:
-            raise WanAlphaError(f"num_clips must be at least 1, got {num_clips}")
-        self.kinds = tuple(kinds) if kinds is not None else SYNTHETIC_KINDS
-        if not self.kinds:
-            raise WanAlphaError("kinds is empty: give at least one synthetic kind")
-        for kind in self.kinds:
-            _check_kind(kind)
-        _check_size(frames, height, width)
-        self.num_clips, self.frames, self.height, self.width, self.seed = num_clips, frames, height, width, seed
-
-    def __len__(self) -> int:
-        return self.num_clips
-
-    def clip(self, index: int) -> tuple[RGBAVideo, str]:
-        """The clip and caption behind item ``index`` (for builders and previews)."""
-        if not 0 <= index < self.num_clips:
-            raise IndexError(index)
-        kind = self.kinds[index % len(self.kinds)]
-        return generate_clip(kind, clip_seed(self.seed, index), self.frames, self.height, self.width)
-
-    def __getitem__(self, index: int) -> dict:
-        video, caption = self.clip(index)
-        rgb, alpha = video.to_tensors()
-        return {"rgb": rgb[0], "alpha": alpha[0], "caption": caption}
+def synthetic_clip(index: int, seed: int, kinds: Sequence[str], frames: int, height: int,
+                   width: int) -> tuple[RGBAVideo, str, str]:
+    """Clip ``index`` of the collection seeded with ``seed``: ``(video, caption, kind)``. Kinds cycle through
+    ``kinds`` so every family is equally represented; the clip depends only on ``(seed, index)`` and its kind."""
+    kind = kinds[index % len(kinds)]
+    video, caption = generate_clip(kind, clip_seed(seed, index), frames, height, width)
+    return video, caption, kind
 
 
 def build_synthetic(
@@ -463,16 +438,20 @@ def build_synthetic(
     clip_format: str = "zip",
     progress: bool | None = None,
 ) -> BuildReport:
-    """Write ``count`` clips of :class:`SyntheticClips` (same seed, same clips) as files + manifest."""
-    clips = SyntheticClips(count, frames, height, width, seed=seed, kinds=kinds)
+    """Write ``count`` clips of :func:`synthetic_clip` (the clips ``SyntheticClips`` with the same seed gives) as
+    files + manifest."""
+    if count < 1:
+        raise WanAlphaError(f"count must be at least 1, got {count}")
+    kinds = synthetic_kinds(kinds)
+    check_synthetic_size(frames, height, width)
 
     def make(index: int) -> list[Clip]:
-        video, caption = clips.clip(index)
-        return [Clip(video, caption, source=f"synthetic:{clips.kinds[index % len(clips.kinds)]}")]
+        video, caption, kind = synthetic_clip(index, seed, kinds, frames, height, width)
+        return [Clip(video, caption, source=f"synthetic:{kind}")]
 
     jobs = [Job(id=f"synthetic_{i:06d}", input=f"synthetic #{i}", make=partial(make, i)) for i in range(count)]
     # ``count`` is left out: clip i does not depend on it, so a resume may extend the set.
-    options = {"seed": seed, "frames": frames, "height": height, "width": width, "kinds": list(clips.kinds)}
+    options = {"seed": seed, "frames": frames, "height": height, "width": width, "kinds": list(kinds)}
     return run_build(
         "synthetic",
         jobs,

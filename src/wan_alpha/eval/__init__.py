@@ -1,4 +1,4 @@
-"""Metrics and reports for RGBA video (reports, ablation and generation scoring live in submodules, loaded on use)."""
+"""Metrics and reports for RGBA video; reconstruction and generation scoring and report writing live in submodules."""
 
 from .metrics import (
     alpha_shares,

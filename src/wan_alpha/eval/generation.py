@@ -14,17 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..rgba import Ellipse
-from ..rgba.ellipse import _rotated_coords
+from ..io import write_video
+from ..pipelines import WanAlphaPipeline
+from ..rgba import Ellipse, ellipse_region
 from .metrics import alpha_shares, clean_background_rate, dtssd, flicker_score, support_iou
 from .reconstruction import clip_arrays, mean_curves, summarize
-
-
-def ellipse_region(ellipse: Ellipse, height: int, width: int) -> np.ndarray:
-    """Pixels (centres) inside ``ellipse``: ``(H, W)`` bool, the same geometry as its Gaussian map."""
-    cx, cy, a, b, angle = ellipse.to_pixels(height, width)
-    xr, yr = _rotated_coords(height, width, cx, cy, angle)
-    return ((xr / (a / 2)) ** 2 + (yr / (b / 2)) ** 2 <= 1).numpy()
 
 
 def generation_scores(rgb: np.ndarray, alpha: np.ndarray, region: np.ndarray) -> dict[str, float]:
@@ -55,7 +49,8 @@ def evaluate_generation(
     ellipse: Ellipse,
     *,
     frames: int | None = None,
-    size: str | None = None,
+    height: int | None = None,
+    width: int | None = None,
     steps: int = 50,
     guidance: float = 5.0,
     mu: float | None = None,
@@ -69,11 +64,6 @@ def evaluate_generation(
     With ``mirror`` (another ellipse, e.g. the requested one mirrored) each clip also gets
     ``ellipse_iou_mirror``: a model that follows the request scores higher on ``ellipse_iou``.
     """
-    from ..io import write_video
-    from ..pipelines import WanAlphaPipeline
-    from ..sampling.masks import parse_size
-
-    width, height = parse_size(size) if size is not None else (None, None)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         torch.set_flush_denormal(True)  # denormals make small random models 10-100x slower on CPUs

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..rgba import PALETTE
+from ..rgba import black_background
 from .metrics import (
     connectivity_error,
     dtssd,
@@ -29,8 +29,9 @@ from .metrics import (
 LPIPSFn = Callable[[np.ndarray, np.ndarray], float]
 """``(pred, target)`` videos ``(T, H, W, 3)`` in [0, 1] -> mean LPIPS (see :mod:`wan_alpha.eval.lpips`)."""
 
-FRAME_METRICS = ("rgb_psnr", "alpha_psnr", "alpha_sad")
-"""Per-frame curves a VAE report plots."""
+HELD_OUT_SEED = 10_000
+"""Seed of the procedural clips ``wan-alpha eval vae --synthetic`` scores on; training configs draw theirs from small
+seeds, so no clip is shared."""
 
 
 def clip_arrays(rgb: torch.Tensor, alpha: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -100,11 +101,10 @@ def evaluate_vae(vae, dataset, lpips: LPIPSFn | None = None) -> dict:
     """
     vae.eval()
     device, clips, frames = vae.device, [], []
-    black = PALETTE[0].view(1, 3, 1, 1, 1).to(device)
     for index in range(len(dataset)):
         item = dataset[index]
         rgb, alpha = item["rgb"][None].to(device, vae.dtype), item["alpha"][None].to(device, vae.dtype)
-        out = vae(rgb, alpha, background=black)
+        out = vae(rgb, alpha, background=black_background(rgb))
         pred, target = clip_arrays(out.rgb[0], out.alpha[0]), clip_arrays(rgb[0], alpha[0])
         clips.append(reconstruction_scores(*pred, *target, lpips=lpips))
         frames.append(frame_scores(*pred, *target))

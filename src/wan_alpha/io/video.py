@@ -7,11 +7,14 @@ This is the one place where file-side frames ``(T, H, W, 4)`` uint8 meet model-s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..errors import WanAlphaError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -57,15 +60,19 @@ class RGBAVideo:
         return self.frames[..., 3]
 
     def to_tensors(
-        self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """-> ``rgb (1, 3, T, H, W)`` in [-1, 1] and ``alpha (1, 1, T, H, W)`` in [0, 1]."""
-        x = torch.from_numpy(self.frames).to(device=device, dtype=dtype).permute(3, 0, 1, 2) / 255.0
+        import torch  # only here and in from_tensors: file conversion needs no torch
+
+        x = torch.from_numpy(self.frames).to(device=device, dtype=dtype or torch.float32).permute(3, 0, 1, 2) / 255.0
         return (x[:3] * 2 - 1).unsqueeze(0), x[3:].unsqueeze(0)
 
     @classmethod
     def from_tensors(cls, rgb: torch.Tensor, alpha: torch.Tensor, fps: float) -> "RGBAVideo":
         """Inverse of :meth:`to_tensors` for one clip (a leading batch of 1 is allowed)."""
+        import torch
+
         if rgb.ndim == 5:
             if rgb.shape[0] != 1 or alpha.shape[0] != 1:
                 raise WanAlphaError(f"from_tensors takes one clip, got a batch of {rgb.shape[0]}")

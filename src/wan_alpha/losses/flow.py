@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ..sampling.noise import DEFAULT_MU_SHIFT, shift_noise
+from ..sampling.mean_shift import DEFAULT_MU_SHIFT, shift_noise
 from ..sampling.schedules import NUM_TRAIN_TIMESTEPS
 
 

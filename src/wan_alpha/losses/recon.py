@@ -1,9 +1,7 @@
-"""Reconstruction losses of the RGBA VAE (SPEC section 2).
+"""The reconstruction term of the RGBA VAE's losses (SPEC section 2).
 
-Each reconstruction term is ``l1 * L1 + perceptual * VGG + ssim * (1 - SSIM) + edge * Sobel-L1`` on
-clips ``(B, C, T, H, W)`` in [-1, 1]. The total VAE loss renders the clip three ways
-(:func:`rendering_losses`): alpha, soft render and hard render over independently drawn palette
-colours, the reconstructed renders using the reconstructed alpha.
+``recon_loss = l1 * L1 + perceptual * VGG + ssim * (1 - SSIM) + edge * Sobel-L1`` on clips ``(B, C, T, H, W)``
+in [-1, 1]; :mod:`.rendering` applies it to alpha and to the soft and hard renders.
 
 Perceptual term: the paper uses VGG16 relu2_2 feature MSE. No PyPI package ships VGG weights for
 offline use, so the weights come from a local file (``perceptual_weights``: torchvision's
@@ -14,7 +12,6 @@ deviation from the paper, made so training runs with nothing downloaded.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -27,7 +24,6 @@ from safetensors.torch import load_file
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 from ..errors import WanAlphaError
-from ..rgba import hard_render, random_palette_colors, region_masks, soft_render
 
 logger = logging.getLogger(__name__)
 
@@ -47,23 +43,6 @@ class ReconLossConfig:
     perceptual: float = 0.0
     perceptual_weights: str | None = None
     edge: float = 1.0
-    # Share of the alpha term's L1 that is balanced_alpha_l1 (0: plain L1, 1: transparent and other
-    # pixels weigh equally). Plain L1 on mostly transparent clips predicts too little alpha on the
-    # subject; fully balanced, a haze over the surround (docs/results.md, v9 and v10).
-    alpha_balance: float = 0.0
-    # Weight and margin of saturation_margin_loss (0: off). L1 through the clamp stops pulling once a
-    # pixel is near 0 or 1, so "near" is where the alpha decoder settles: no generated pixel reached
-    # alpha 0.999 and backgrounds kept a faint haze (docs/results.md, v7-v13; shipped v14d: 2.0 and 0.7).
-    saturation: float = 0.0
-    saturation_margin: float = 0.1
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.alpha_balance <= 1.0:
-            raise WanAlphaError(f"loss.alpha_balance must be in [0, 1], got {self.alpha_balance}")
-        if self.saturation < 0 or self.saturation_margin < 0:
-            raise WanAlphaError(
-                f"loss.saturation and loss.saturation_margin must be >= 0, got {self.saturation}, {self.saturation_margin}"
-            )
 
 
 def vgg16_relu2_2() -> nn.Sequential:
@@ -165,78 +144,4 @@ def recon_loss(
         terms["edge"] = (sobel_magnitude(pred) - sobel_magnitude(target)).abs().mean()
     weights = {"l1": config.l1, "ssim": config.ssim, "perceptual": config.perceptual, "edge": config.edge}
     terms["loss"] = sum(weights[name] * value for name, value in terms.items())
-    return terms
-
-
-def balanced_alpha_l1(alpha_hat: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """L1 of alpha on the [-1, 1] scale, the mean over a clip's transparent pixels and the mean over its
-    other pixels counting half each (a part a clip lacks counts nothing).
-
-    Clips that are 60-95% transparent make plain L1's cheapest answer "transparent wherever unsure";
-    with both parts weighted equally, missing the subject costs as much as haze over the background.
-    """
-    _, _, transparent = region_masks(alpha)
-    error = 2 * (alpha_hat - alpha).abs()
-    return _half_and_half((error, transparent), (error, ~transparent))
-
-
-def _half_and_half(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """Two ``(error, mask)`` pairs (B, 1, T, H, W): each clip's mean error over each mask, the two counting
-    half each (an empty mask counts nothing), averaged over the batch."""
-    dims = tuple(range(1, a[1].ndim))
-    means = [(error * mask).sum(dims) / mask.sum(dims).clamp_min(1) for error, mask in (a, b)]
-    return 0.5 * (means[0] + means[1]).mean()
-
-
-def saturation_margin_loss(alpha_channels: torch.Tensor, alpha: torch.Tensor, margin: float) -> torch.Tensor:
-    """Hinge pushing the alpha decoder's unclamped channels (B, 3, T, H, W), [-1, 1] scale, past -1 - margin
-    where the truth is transparent and past 1 + margin where it is opaque; the mean over a clip's
-    transparent pixels and the mean over its opaque ones count half each (a part a clip lacks counts nothing).
-
-    After the clamp such pixels come out exactly 0 or 1, and a latent slightly off the training ones
-    (a sampled one) still lands there instead of in a haze or an almost-opaque 0.95.
-    """
-    opaque, _, transparent = region_masks(alpha)
-    below = F.relu(1 + margin - alpha_channels).mean(dim=1, keepdim=True)
-    above = F.relu(alpha_channels + 1 + margin).mean(dim=1, keepdim=True)
-    return _half_and_half((above, transparent), (below, opaque))
-
-
-def alpha_loss(
-    alpha_hat: torch.Tensor, alpha: torch.Tensor, config: ReconLossConfig | None = None, vgg: nn.Module | None = None
-) -> torch.Tensor:
-    """The alpha reconstruction term: :func:`recon_loss` on the [-1, 1] scale, with ``config.alpha_balance``
-    of its L1 weight moved to :func:`balanced_alpha_l1`."""
-    config = config or ReconLossConfig()
-    if not config.alpha_balance:
-        return recon_loss(alpha_hat * 2 - 1, alpha * 2 - 1, config, vgg)["loss"]
-    plain = dataclasses.replace(config, l1=config.l1 * (1 - config.alpha_balance))
-    balanced = config.l1 * config.alpha_balance * balanced_alpha_l1(alpha_hat, alpha)
-    return recon_loss(alpha_hat * 2 - 1, alpha * 2 - 1, plain, vgg)["loss"] + balanced
-
-
-def rendering_losses(
-    rgb_hat: torch.Tensor,
-    alpha_hat: torch.Tensor,
-    rgb: torch.Tensor,
-    alpha: torch.Tensor,
-    config: ReconLossConfig | None = None,
-    vgg: nn.Module | None = None,
-    generator: torch.Generator | None = None,
-) -> dict[str, torch.Tensor]:
-    """``L_alpha + L_rgb_soft + L_rgb_hard`` (``"loss"``) and each of them, for logging.
-
-    Soft and hard renders use independently drawn palette colours; the reconstructed renders use
-    the reconstructed alpha (the hard render's support ``alpha_hat > 0`` passes no gradient to alpha,
-    only to rgb). Alpha is compared in [-1, 1] like the renders, so the terms are on one scale.
-    """
-    batch = rgb.shape[0]
-    soft_bg = random_palette_colors(batch, generator, rgb.device).to(rgb.dtype)
-    hard_bg = random_palette_colors(batch, generator, rgb.device).to(rgb.dtype)
-    terms = {
-        "alpha": alpha_loss(alpha_hat, alpha, config, vgg),
-        "soft": recon_loss(soft_render(rgb_hat, alpha_hat, soft_bg), soft_render(rgb, alpha, soft_bg), config, vgg)["loss"],
-        "hard": recon_loss(hard_render(rgb_hat, alpha_hat, hard_bg), hard_render(rgb, alpha, hard_bg), config, vgg)["loss"],
-    }
-    terms["loss"] = terms["alpha"] + terms["soft"] + terms["hard"]
     return terms

@@ -31,8 +31,9 @@ from .flow import rectified_flow_pair
 TABD_MODES = ("paper", "reference", "off")
 
 
-def tabd_sign_mask(alpha: torch.Tensor, stride: int = 8) -> torch.Tensor:
-    """``M`` (B, 1, T', H/stride, W/stride): +1 on opaque latent cells, -1 on transparent ones, 0 elsewhere."""
+def tabd_sign_mask(alpha: torch.Tensor, stride: int) -> torch.Tensor:
+    """``M`` (B, 1, T', H/stride, W/stride): +1 on opaque latent cells, -1 on transparent ones, 0 elsewhere
+    (``stride``: the VAE's pixels per latent cell)."""
     opaque, _, transparent = region_masks(pool_alpha_to_latent(alpha, stride))
     return opaque.to(alpha.dtype) - transparent.to(alpha.dtype)
 

@@ -2,7 +2,6 @@
 
 from .lora_conv import LoraWanCausalConv3d, merge_lora
 from .onednn_conv import use_onednn_conv3d
-from .rgba_vae import RGBAVAE, FusionBlock, RGBAVAEOutput, vae_spatial_stride
+from .rgba_vae import RGBAVAE, FusionBlock, RGBAVAEOutput
 
-__all__ = ["RGBAVAE", "FusionBlock", "LoraWanCausalConv3d", "RGBAVAEOutput", "merge_lora", "use_onednn_conv3d",
-           "vae_spatial_stride"]
+__all__ = ["RGBAVAE", "FusionBlock", "LoraWanCausalConv3d", "RGBAVAEOutput", "merge_lora", "use_onednn_conv3d"]

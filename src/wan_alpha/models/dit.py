@@ -2,7 +2,7 @@
 
 The transformer itself is diffusers' class, untouched; we only build it (from a local folder or a
 config dict, e.g. a tiny one for tests and the laptop model), add DoRA with peft through diffusers'
-adapter API, save/load the adapter as safetensors, and merge it into the weights for inference, so
+adapter API, save the adapter as safetensors, and merge it into the weights for inference, so
 the inference graph is exactly the base model's.
 """
 
@@ -75,8 +75,8 @@ def save_dora(transformer: WanTransformer3DModel, directory: str | os.PathLike) 
     """Write the adapter (weights + its peft config as safetensors metadata) to ``directory``.
 
     Keys are model-level (``blocks.0.attn1.to_q.lora_A.weight``), without the ``transformer.``
-    prefix a pipeline-level LoRA file has: load with :func:`load_dora`, not
-    ``pipe.load_lora_weights`` (which would silently find nothing).
+    prefix a pipeline-level LoRA file has: merge it with :func:`~wan_alpha.models.adapters.merge_adapter_file`
+    (``pipe.load_lora_weights`` would silently find nothing).
     """
     if not has_adapter(transformer):
         raise WanAlphaError("the transformer has no adapter to save")
@@ -84,17 +84,6 @@ def save_dora(transformer: WanTransformer3DModel, directory: str | os.PathLike) 
     directory.mkdir(parents=True, exist_ok=True)
     transformer.save_lora_adapter(directory, weight_name=ADAPTER_WEIGHT_NAME)
     return directory / ADAPTER_WEIGHT_NAME
-
-
-def load_dora(transformer: WanTransformer3DModel, path: str | os.PathLike) -> None:
-    """Load an adapter saved by :func:`save_dora` (a folder or the ``.safetensors`` file itself)."""
-    path = Path(path)
-    folder, name = (path.parent, path.name) if path.is_file() else (path, ADAPTER_WEIGHT_NAME)
-    if not (folder / name).is_file():
-        raise WanAlphaError(f"no adapter file {folder / name}: give the folder written by `wan-alpha train dit`")
-    transformer.load_lora_adapter(folder, weight_name=name, prefix=None)
-    if not has_adapter(transformer):  # diffusers only warns when no key matches
-        raise WanAlphaError(f"{folder / name} holds no weights for this transformer (wrong model or key prefix)")
 
 
 def merge_dora(transformer: WanTransformer3DModel) -> WanTransformer3DModel:

@@ -18,7 +18,6 @@ feature cache), so clip length costs time, not memory. Each decoder is a decoder
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,12 +39,11 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.accelerate_utils import apply_forward_hook
 from peft import inject_adapter_in_model
 
-from ..errors import WanAlphaError
-from ..rgba import hard_render, latent_frame_count, latent_frame_spans
+from ..errors import WanAlphaError, first_names
+from ..rgba import WAN21_TEMPORAL_DOWNSAMPLE, hard_render, latent_frame_count, latent_frame_spans, vae_spatial_stride
 from .lora_conv import conv_module_names, lora_config, merge_lora
 from .onednn_conv import use_onednn_conv3d
 
-FUSION_INITS = ("random", "rgb")
 TEMPORAL_CHUNK = 4
 """Frames per encoder chunk after the first frame (the base VAE's 4x temporal stride)."""
 
@@ -99,29 +97,6 @@ class FusionBlock(nn.Module):
         self.norm_out = WanRMS_norm(dim, images=False)
         self.conv_out = WanCausalConv3d(dim, z_dim, 3, padding=1)
 
-    @torch.no_grad()
-    def copy_base_head(self, base_vae: AutoencoderKLWan) -> None:
-        """Start as ``base_vae``'s encoder head on the RGB features: conv_in passes them through, every
-        residual and attention branch starts at zero (identity blocks), and norm_out/conv_out become the
-        base norm_out and conv_out composed with the posterior-mean half of quant_conv. A random fusion
-        block gives a latent that barely depends on the clip, from which the tiny recipe's decoders only
-        learnt the mean alpha (bench/results/rgba_latent_spread.md)."""
-        dim, z_dim = self.conv_out.in_channels, self.conv_out.out_channels
-        self.conv_in.weight.zero_()
-        self.conv_in.weight[:, :dim, 0, 0, 0] = torch.eye(dim)
-        self.conv_in.bias.zero_()
-        for resnet in self.resnets:
-            resnet.conv2.weight.zero_()
-            resnet.conv2.bias.zero_()
-        for attn in self.attentions:
-            attn.proj.weight.zero_()
-            attn.proj.bias.zero_()
-        head = base_vae.encoder
-        self.norm_out.load_state_dict(head.norm_out.state_dict())
-        quant = base_vae.quant_conv.weight[:z_dim, :, 0, 0, 0]
-        self.conv_out.weight.copy_(torch.einsum("zc,cikhw->zikhw", quant, head.conv_out.weight))
-        self.conv_out.bias.copy_(quant @ head.conv_out.bias + base_vae.quant_conv.bias[:z_dim])
-
     def forward(
         self, rgb_feat: torch.Tensor, alpha_feat: torch.Tensor, feat_cache: list | None = None, feat_idx: list[int] | None = None
     ) -> torch.Tensor:
@@ -132,15 +107,6 @@ class FusionBlock(nn.Module):
         x = self.resnets[-1](x, feat_cache=feat_cache, feat_idx=feat_idx)
         x = F.silu(self.norm_out(x))
         return _cached_conv(self.conv_out, x, feat_cache, feat_idx)
-
-
-WAN21_TEMPORAL_DOWNSAMPLE = (False, True, True)  # diffusers' default: 8x8 pixels and 4 frames per latent cell
-
-
-def vae_spatial_stride(config: Mapping) -> int:
-    """Pixels per latent cell, each way, of an ``AutoencoderKLWan`` config: one halving per downsampling
-    stage (``len(dim_mult) - 1`` of them). 8 for Wan2.1's VAE; the tiny model's may differ."""
-    return 2 ** len(config.get("temperal_downsample", WAN21_TEMPORAL_DOWNSAMPLE))
 
 
 def _decoder_only(base_config: dict) -> AutoencoderKLWan:
@@ -179,12 +145,6 @@ def _alpha_from_channels(x: torch.Tensor) -> torch.Tensor:
     return (x.mean(dim=1, keepdim=True) + 1) / 2
 
 
-def _few(keys, limit: int = 5) -> str:
-    keys = sorted(keys)
-    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
-    return ", ".join(keys[:limit]) + more
-
-
 class RGBAVAE(ModelMixin, ConfigMixin):
     """RGBA video VAE: ``encode(rgb, alpha) -> Z``, ``decode(Z) -> (rgb, alpha)``.
 
@@ -193,9 +153,9 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         lora_rank: rank of each decoder's LoRA (reference 128); 0 means no LoRA (e.g. after merging).
         lora_alpha: LoRA scale numerator; ``None`` means ``lora_rank`` (scale 1).
         fusion_layers: number of [ResBlock, Attn] pairs in the fusion block (reference 2).
-        latents_mean, latents_std: per-channel statistics of the fused latents, fitted after training
-            (:func:`wan_alpha.train.vae.fit_rgba_latent_stats`); ``None`` normalises with the base
-            VAE's (the reference: Wan's statistics, which Wan2.1's DiT was trained on).
+        latents_mean, latents_std: per-channel statistics of the fused latents, for a DiT trained on them
+            (the tiny recipe fits its own); ``None`` normalises with the base VAE's (the reference: Wan's
+            statistics, which Wan2.1's DiT was trained on).
     """
 
     _supports_gradient_checkpointing = False
@@ -229,13 +189,9 @@ class RGBAVAE(ModelMixin, ConfigMixin):
     @classmethod
     def from_base(
         cls, base_vae: AutoencoderKLWan, lora_rank: int = 128, lora_alpha: float | None = None, fusion_layers: int = 2,
-        fusion_init: str = "random",
     ) -> RGBAVAE:
-        """A new RGBA VAE around ``base_vae``'s weights, LoRA at zero. ``fusion_init="random"``: the fusion
-        block freshly initialised; ``"rgb"``: it starts as the base VAE's own head on the RGB features
-        (see :meth:`FusionBlock.copy_base_head`), so the first fused latent is the base posterior mean."""
-        if fusion_init not in FUSION_INITS:
-            raise WanAlphaError(f"fusion_init must be one of {', '.join(FUSION_INITS)}, got {fusion_init!r}")
+        """A new RGBA VAE around ``base_vae``'s weights: frozen encoder trunk and decoders copied from it, a freshly
+        initialised fusion block, and each decoder's LoRA at zero (so decoding starts as the base decoder)."""
         config = {k: v for k, v in base_vae.config.items() if not k.startswith("_")}
         model = cls(config, lora_rank=0, fusion_layers=fusion_layers)
         base = base_vae.state_dict()
@@ -245,8 +201,6 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         model.encoder.load_state_dict(trunk)
         model.vae_rgb.load_state_dict(decoder)
         model.vae_alpha.load_state_dict(decoder)
-        if fusion_init == "rgb":
-            model.fusion.copy_base_head(base_vae)
         if lora_rank:
             model._inject_lora(lora_rank, lora_alpha)
             model.register_to_config(lora_rank=lora_rank, lora_alpha=lora_alpha)
@@ -268,8 +222,8 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         mismatched = [k for k, *_ in info.get("mismatched_keys", [])]
         if missing or unexpected or mismatched:
             raise WanAlphaError(
-                f"checkpoint {path} does not match its config: missing keys [{_few(missing)}], unexpected keys "
-                f"[{_few(unexpected)}], mismatched shapes [{_few(mismatched)}]"
+                f"checkpoint {path} does not match its config: missing keys [{first_names(missing, 5)}], unexpected keys "
+                f"[{first_names(unexpected, 5)}], mismatched shapes [{first_names(mismatched, 5)}]"
             )
         return model
 
@@ -425,20 +379,12 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         alpha.record_stream(main)  # allocated on the side stream, used on the main one from here on
         return rgb, alpha
 
-    def forward(
-        self, rgb: torch.Tensor, alpha: torch.Tensor, background: torch.Tensor | None = None,
-        latent_scale: torch.Tensor | None = None,
-    ) -> RGBAVAEOutput:
+    def forward(self, rgb: torch.Tensor, alpha: torch.Tensor, background: torch.Tensor | None = None) -> RGBAVAEOutput:
         """Encode and decode (training goes through here so DDP sees the call). In training mode the
-        decoders' outputs are clamped straight-through, so saturated pixels keep their gradient.
-
-        ``latent_scale`` (B,) multiplies each clip's normalised latent before decoding (the returned latent
-        is unscaled): a DiT's samples come out a little shrunk, and decoders trained on such latents must
-        still give the clip's alpha (bench/results/tiny_recipe-v17)."""
+        decoders' outputs are clamped straight-through, so saturated pixels keep their gradient."""
         latent = self.encode(rgb, alpha, background=background)
-        decoded = latent if latent_scale is None else latent * latent_scale.view(-1, 1, 1, 1, 1).to(latent)
         if not self.training:
-            rgb_hat, alpha_hat = self.decode(decoded)
+            rgb_hat, alpha_hat = self.decode(latent)
             return RGBAVAEOutput(latent=latent, rgb=rgb_hat, alpha=alpha_hat)
-        rgb_hat, alpha_hat, channels = self.decode_straight_through(decoded)
+        rgb_hat, alpha_hat, channels = self.decode_straight_through(latent)
         return RGBAVAEOutput(latent=latent, rgb=rgb_hat, alpha=alpha_hat, alpha_channels=channels)

@@ -1,6 +1,6 @@
 """Inference pipelines (orchestration only)."""
 
-from .generate import generate
 from .wan_alpha import WanAlphaPipeline, WanAlphaPipelineOutput, check_video_size
+from .wan_files import WanAlphaFiles
 
-__all__ = ["WanAlphaPipeline", "WanAlphaPipelineOutput", "check_video_size", "generate"]
+__all__ = ["WanAlphaFiles", "WanAlphaPipeline", "WanAlphaPipelineOutput", "check_video_size"]

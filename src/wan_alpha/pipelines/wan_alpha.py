@@ -26,17 +26,24 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from ..errors import WanAlphaError
 from ..io import DEFAULT_FPS, RGBAVideo
-from ..models.checkpoints import WanAlphaFiles, load_wan_alpha_components
 from ..models.rgba_vae import RGBAVAE
 from ..models.text_encoders import TextEncoder, load_text_encoder
 from ..rgba import Ellipse, latent_frame_count
-from ..sampling import DEFAULT_MU_SHIFT, DEFAULT_TIMESTEP_SHIFT, flow_scheduler, guided_velocity, sample_flow, shift_noise
-from ..sampling.masks import LATENT_STRIDE, resolve_mask
+from ..sampling import (
+    DEFAULT_MU_SHIFT,
+    DEFAULT_TIMESTEP_SHIFT,
+    flow_scheduler,
+    guided_velocity,
+    resolve_mask,
+    sample_flow,
+    shift_noise,
+)
+from .wan_files import WanAlphaFiles, load_wan_alpha_components
 
 
-def check_video_size(height: int, width: int, num_frames: int, patch: int = 2, stride: int = LATENT_STRIDE) -> None:
-    """Refuse sizes that are not a multiple of VAE stride x patch (16 for Wan) and frame counts that
-    are not ``1 + 4k``, naming valid values. We refuse rather than round: a rounded size or length
+def check_video_size(height: int, width: int, num_frames: int, patch: int, stride: int) -> None:
+    """Refuse sizes that are not a multiple of the VAE's stride x the DiT's patch (8 x 2 = 16 for Wan2.1) and
+    frame counts that are not ``1 + 4k``, naming valid values. We refuse rather than round: a rounded size or length
     would silently differ from what the user asked for (and from the mask they drew for it)."""
     multiple = stride * patch
     if height <= 0 or width <= 0 or height % multiple or width % multiple:
@@ -141,7 +148,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
     ) -> "WanAlphaPipeline":
         """The real-scale model from local files: a Wan2.1-T2V folder (diffusers or original layout), the
         Wan-Alpha VAE file (``decoder.bin``) or the two merged ComfyUI decoders, the DiT DoRA and a
-        step-distillation LoRA, all merged into the weights (see :mod:`wan_alpha.models.checkpoints`).
+        step-distillation LoRA, all merged into the weights (see :mod:`.wan_files`).
         With a distill LoRA the pipeline's defaults are its recipe (4 steps, no CFG), else Wan's (50 steps,
         CFG 5). The text encoder and DiT run in ``dtype``, the VAE in ``vae_dtype`` (float32, as the reference
         decodes). What each file contributed is in ``pipe.load_reports``."""
@@ -241,7 +248,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         self.check_inputs(prompt, negative_prompt, height, width, num_frames, num_inference_steps, guidance_scale, mu)
         stride = self.vae.spatial_stride
         grid = (latent_frame_count(num_frames), height // stride, width // stride)
-        mask = resolve_mask(*grid, mask=mask, ellipse=ellipse, ellipse_end=ellipse_end, stride=stride)
+        mask = resolve_mask(*grid, stride, mask=mask, ellipse=ellipse, ellipse_end=ellipse_end)
         if mask.shape[0] not in (1, len(prompt)):
             raise WanAlphaError(f"{mask.shape[0]} masks for {len(prompt)} prompts: give one mask or one per prompt")
 

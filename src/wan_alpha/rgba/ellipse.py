@@ -1,4 +1,4 @@
-"""Ellipses and the Gaussian transparency maps ``G`` of the mean-shift sampler (SPEC section 3).
+"""Ellipses: their Gaussian map ``G``, fitting one to an alpha frame, and the pixels inside one (SPEC section 3).
 
 Conventions (one place, used by fitting, drawing and the CLI):
 
@@ -11,21 +11,19 @@ Conventions (one place, used by fitting, drawing and the CLI):
   evaluated and what fitting measures.
 * ``G(x, y) = exp(-1/2 [(x' / (a/2))^2 + (y' / (b/2))^2])``, min-max normalised to [0, 1]: 1 at the
   centre (opaque object), towards 0 far away (transparent background).
-* Masks are float32 tensors shaped like latents, ``(B, 1, F, h, w)``: one map per latent frame.
+* The maps of a whole clip, one per latent frame, are built in :mod:`wan_alpha.sampling.mean_shift`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..errors import WanAlphaError
-from .regions import pool_alpha_to_latent
 
 _PIXEL_AREA_VARIANCE = 1.0 / 12.0
 """Variance of a uniform unit pixel: added to the point-set covariance so that a filled ellipse of
@@ -82,11 +80,6 @@ class Ellipse:
     def to_pixels(self, height: int, width: int) -> tuple[float, float, float, float, float]:
         """``(cx, cy, a, b, angle)`` in pixels of a ``height x width`` grid."""
         return (self.cx * width, self.cy * height, self.w * width, self.h * height, self.angle)
-
-
-DEFAULT_ELLIPSE = Ellipse(0.5, 0.5, 0.5, 0.5, 0.0)
-"""Used when the user gives no mask: an object in the middle of the frame, half its width and
-height, transparent around it (the usual layout of a sprite or VFX element)."""
 
 
 def _rotated_coords(height: int, width: int, cx: float, cy: float, angle_deg: float) -> tuple:
@@ -156,42 +149,8 @@ def fit_ellipse(
     return Ellipse(cx / width, cy / height, a / width, b / height, angle)
 
 
-def render_ellipses(ellipses: Sequence[Ellipse | None], height: int, width: int) -> torch.Tensor:
-    """Maps ``(1, 1, F, h, w)``, one per ellipse; ``None`` (no object) gives an all-zero map, i.e.
-    everything transparent and the whole noise shifted."""
-    maps = [torch.zeros(height, width) if e is None else gaussian_map(e, height, width) for e in ellipses]
-    return torch.stack(maps)[None, None]
-
-
-def ellipse_masks(
-    start: Ellipse, end: Ellipse | None, latent_frames: int, height: int, width: int
-) -> torch.Tensor:
-    """Maps ``(1, 1, F, h, w)`` of a static ellipse, or one moving linearly from ``start`` to ``end``
-    (first latent frame exactly ``start``, last exactly ``end``)."""
-    if latent_frames < 1:
-        raise WanAlphaError(f"a mask needs at least one latent frame, got {latent_frames}")
-    end = start if end is None else end
-    steps = [0.0] if latent_frames == 1 else [i / (latent_frames - 1) for i in range(latent_frames)]
-    return render_ellipses([start.lerp(end, s) for s in steps], height, width)
-
-
-def fit_alpha_ellipses(
-    alpha: torch.Tensor, threshold: float = 0.3, spatial_stride: int = 8
-) -> list[list[Ellipse | None]]:
-    """One fitted ellipse per clip and latent frame of an alpha video ``(B, 1, T, H, W)``.
-
-    Alpha is first averaged onto the latent grid with :func:`pool_alpha_to_latent` (frame 0 alone,
-    then groups of 4; 8x8 areas), so each ellipse describes exactly the video frames its latent
-    frame encodes; it is fitted to the pooled cells above ``threshold`` (``None`` where there is
-    none). Ellipses are in frame fractions, so they can be rendered on any grid.
-    """
-    pooled = pool_alpha_to_latent(alpha.float(), spatial_stride)
-    return [[fit_ellipse(frame, threshold) for frame in clip[0]] for clip in pooled]
-
-
-def masks_from_alpha(alpha: torch.Tensor, threshold: float = 0.3, spatial_stride: int = 8) -> torch.Tensor:
-    """Maps ``(B, 1, F, h, w)`` on the latent grid of an alpha video ``(B, 1, T, H, W)``: the
-    training-time ``G`` of each clip (see :func:`fit_alpha_ellipses`)."""
-    _, _, _, height, width = alpha.shape
-    clips = fit_alpha_ellipses(alpha, threshold, spatial_stride)
-    return torch.cat([render_ellipses(e, height // spatial_stride, width // spatial_stride) for e in clips])
+def ellipse_region(ellipse: Ellipse, height: int, width: int) -> np.ndarray:
+    """Pixels (centres) inside ``ellipse``: ``(H, W)`` bool, the same geometry as its Gaussian map."""
+    cx, cy, a, b, angle = ellipse.to_pixels(height, width)
+    xr, yr = _rotated_coords(height, width, cx, cy, angle)
+    return ((xr / (a / 2)) ** 2 + (yr / (b / 2)) ** 2 <= 1).numpy()

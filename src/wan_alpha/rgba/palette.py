@@ -26,3 +26,9 @@ def random_palette_colors(
     """Draw one palette colour per clip, shaped ``(batch, 3, 1, 1, 1)`` to broadcast over a video."""
     index = torch.randint(len(PALETTE), (batch,), generator=generator)
     return PALETTE[index].view(batch, 3, 1, 1, 1).to(device)
+
+
+def black_background(like: torch.Tensor) -> torch.Tensor:
+    """Palette colour 0 (black), ``(1, 3, 1, 1, 1)`` on ``like``'s device and dtype: the background clips are
+    encoded over when no random colour is wanted (the naive baseline, evaluation)."""
+    return PALETTE[0].view(1, 3, 1, 1, 1).to(like)

@@ -1,16 +1,33 @@
-"""The transparency-guided mean-shift sampler: noise shift, flow schedules, sampling loop, masks."""
+"""The transparency-guided mean-shift sampler: the map ``G`` and the noise shift, flow schedules, the sampling loop."""
 
-from .noise import DEFAULT_MU_SHIFT, shift_noise
+from .mean_shift import (
+    DEFAULT_ELLIPSE,
+    DEFAULT_MU_SHIFT,
+    check_mask,
+    ellipse_masks,
+    fit_alpha_ellipses,
+    masks_from_alpha,
+    render_ellipses,
+    resolve_mask,
+    shift_noise,
+)
 from .samplers import guided_velocity, sample_flow
 from .schedules import DEFAULT_TIMESTEP_SHIFT, NUM_TRAIN_TIMESTEPS, SAMPLERS, flow_scheduler, sample_training_sigmas
 
 __all__ = [
+    "DEFAULT_ELLIPSE",
     "DEFAULT_MU_SHIFT",
     "DEFAULT_TIMESTEP_SHIFT",
     "NUM_TRAIN_TIMESTEPS",
     "SAMPLERS",
+    "check_mask",
+    "ellipse_masks",
+    "fit_alpha_ellipses",
     "flow_scheduler",
     "guided_velocity",
+    "masks_from_alpha",
+    "render_ellipses",
+    "resolve_mask",
     "sample_flow",
     "sample_training_sigmas",
     "shift_noise",

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from ..config import save_config
 from ..data import RGBAClipDataset, SyntheticClips
-from ..errors import WanAlphaError
+from ..errors import WanAlphaError, first_names
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "step-"
@@ -98,7 +98,6 @@ def build_datasets(data: DataConfig) -> tuple[Dataset, Dataset | None]:
         s = data.synthetic
         train = SyntheticClips(s.num_clips, s.frames, s.height, s.width, seed=s.seed)
         if data.manifest is not None:
-            m = data.manifest
             train = ConcatDataset([train, _manifest_dataset(data.manifest)])
         val = SyntheticClips(data.validation_clips, s.frames, s.height, s.width, seed=s.seed + 1) if data.validation_clips else None
         return train, val
@@ -218,17 +217,10 @@ def load_trainable_state_dict(model: torch.nn.Module, state: dict[str, torch.Ten
     missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
     if missing or unexpected:
         raise WanAlphaError(
-            f"{source} does not match the model being trained: missing {_few(missing)}, unexpected "
-            f"{_few(unexpected)} (was it written with another config?)"
+            f"{source} does not match the model being trained: missing {first_names(missing, 5)}, unexpected "
+            f"{first_names(unexpected, 5)} (was it written with another config?)"
         )
     model.load_state_dict(state, strict=False)
-
-
-def _few(keys: list[str], limit: int = 5) -> str:
-    if not keys:
-        return "none"
-    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
-    return ", ".join(keys[:limit]) + more
 
 
 def _save_trainable_only(accelerator: Accelerator) -> None:

@@ -1,18 +1,21 @@
 """Stage 1: train the RGBA VAE's fusion block and decoder LoRAs (``wan-alpha train vae``).
 
-Loss per clip (SPEC section 2): the clip is hard-rendered over a random palette colour and encoded
-with its alpha; the reconstruction is scored by :func:`wan_alpha.losses.rendering_losses` (alpha,
-soft render, hard render) plus ``tabd.weight * TABD`` from a frozen DiT. Only the fusion block and
-the two LoRAs train (AdamW). The run folder gets ``config.yaml``, ``log.jsonl``, ``checkpoints/``,
-``previews/step-N.mp4`` (ground truth above reconstruction; RGB | alpha | checkerboard composite)
-and, at the end, ``rgba_vae/`` (``RGBAVAE.save_pretrained``, LoRA unmerged so training can go on).
+Loss per clip (SPEC section 2): the clip is hard-rendered over a random palette colour and encoded with its
+alpha; the reconstruction is scored by the rendering loss (:mod:`wan_alpha.losses.rendering`: alpha, soft and
+hard render) plus ``tabd.weight * TABD`` from a frozen DiT (:mod:`wan_alpha.losses.tabd`). ``rendering: false``
+trains the paper's naive baseline instead. Only the fusion block and the two LoRAs train (AdamW). The run folder
+gets ``config.yaml``, ``log.jsonl`` (with the validation clips' loss terms), ``checkpoints/``,
+``previews/step-N.mp4`` (ground truth above reconstruction; RGB | alpha | checkerboard composite) and, at the
+end, ``rgba_vae/`` (``RGBAVAE.save_pretrained``, LoRA unmerged so training can go on).
+
+:class:`RGBAVAETrainer` is the stage; a recipe that needs more (extra loss terms, another initialisation)
+subclasses it and overrides :meth:`~RGBAVAETrainer.build_model`, :meth:`~RGBAVAETrainer.build_tabd`,
+:meth:`~RGBAVAETrainer.loss` or :meth:`~RGBAVAETrainer.before_save`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,33 +23,25 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers import AutoencoderKLWan
-from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset
 
 from ..config import load_config
 from ..errors import WanAlphaError
-from ..eval import over_background_psnr, psnr, ssim
 from ..io import RGBAVideo, atomic_output, write_preview
-from ..losses import (
-    TABD_MODES,
-    ReconLossConfig,
-    alpha_loss,
-    build_perceptual,
-    recon_loss,
-    rendering_losses,
-    saturation_margin_loss,
-    tabd_loss,
-)
+from ..losses import TABD_MODES, ReconLossConfig, build_perceptual, naive_losses, rendering_losses, tabd_loss
 from ..models import RGBAVAE
 from ..models.dit import build_dit
 from ..models.text_encoders import TEXT_ENCODER_KINDS, load_text_encoder
-from ..rgba import PALETTE, hard_render, random_palette_colors, soft_render
-from ..sampling.schedules import DEFAULT_TIMESTEP_SHIFT
+from ..rgba import black_background, random_palette_colors
+from ..sampling import DEFAULT_TIMESTEP_SHIFT
 from .loop import DataConfig, LoopConfig, build_datasets, make_accelerator, prepare_output, train_loop
 
 MODEL_DIR = "rgba_vae"
 PREVIEW_DIR = "previews"
 PREVIEW_FPS = 8.0
+
+TABD = tuple[torch.nn.Module, torch.Tensor]
+"""The frozen DiT of TABD and its empty-prompt context."""
 
 
 @dataclass
@@ -61,9 +56,6 @@ class VAEModelConfig:
     lora_rank: int = 128
     lora_alpha: float | None = None
     fusion_layers: int = 2
-    fusion_init: str = "random"  # "rgb": the fusion block starts as the base VAE's head on the RGB features
-    # true: only the decoder LoRAs train, so the latents (and a DiT already fine-tuned on them) stay valid
-    freeze_fusion: bool = False
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.base_vae, self.base_vae_config, self.init_from)) != 1:
@@ -85,9 +77,6 @@ class TABDConfig:
     dit_config: dict | None = None
     text_encoder: str = "minilm"
     text_encoder_path: str | None = None
-    # a safetensors file holding the empty-prompt context under "context" (write_tabd_context makes it):
-    # used instead of loading the text encoder, which a training machine may lack (UMT5-XXL is 11 GB).
-    context_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in TABD_MODES:
@@ -114,19 +103,6 @@ class VAETrainConfig:
     # false: the paper's "naive RGB-A VAE" ablation row: the clip is encoded over black (no random
     # palette colour) and scored on alpha and on that black-filled RGB only (no soft/hard renders).
     rendering: bool = True
-    # < 1: each clip's latent is decoded times a factor drawn from U(decode_scale_min, 1), as the slightly
-    # shrunk latents a DiT samples are (bench/results/tiny_recipe-v17: 0.83 of the data's std)
-    decode_scale_min: float = 1.0
-    # > 0: refit the latent statistics on this many training clips after training, so the DiT sees
-    # unit-scale fused latents. 0 keeps the base VAE's (the reference, for Wan2.1's DiT); a tiny model's
-    # fused latents come out several times wider than its base VAE's (bench/results/rgba_latent_spread.md).
-    latent_stats_clips: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.decode_scale_min <= 1:
-            raise WanAlphaError(f"decode_scale_min must be in (0, 1], got {self.decode_scale_min}")
-        if self.decode_scale_min < 1 and not self.rendering:
-            raise WanAlphaError("decode_scale_min applies to the rendering losses: set rendering: true or drop it")
 
 
 def build_base_vae(config: VAEModelConfig) -> AutoencoderKLWan:
@@ -143,29 +119,16 @@ def build_base_vae(config: VAEModelConfig) -> AutoencoderKLWan:
     return AutoencoderKLWan.from_pretrained(folder, local_files_only=True)
 
 
-@torch.no_grad()
-def register_latent_stats(
-    model: RGBAVAE | AutoencoderKLWan, dataset: Dataset, clips: int, seed: int,
-    encode: Callable[[dict, torch.Generator], torch.Tensor],
-) -> None:
-    """Write the per-channel ``latents_mean``/``latents_std`` of ``encode(item, generator)`` (raw latents
-    ``(1, C, ...)``) over the first ``clips`` items into ``model``'s config, as diffusers VAE configs keep them."""
-    generator = torch.Generator().manual_seed(seed)
-    latents = [encode(dataset[index], generator) for index in range(min(clips, len(dataset)))]
-    z = torch.cat([latent.float().transpose(0, 1).flatten(1) for latent in latents], dim=1)
-    model.register_to_config(latents_mean=z.mean(1).tolist(), latents_std=z.std(1).clamp_min(1e-3).tolist())
-
-
-def fit_rgba_latent_stats(vae: RGBAVAE, dataset: Dataset, clips: int, seed: int) -> None:
-    """Write the statistics of the fused latents of ``clips`` clips into ``vae``'s config, each clip
-    hard-rendered over a random palette colour as the DiT trainer encodes it."""
-    device = vae.device
-    register_latent_stats(vae, dataset, clips, seed, lambda item, generator: vae.encode(
-        item["rgb"][None].to(device), item["alpha"][None].to(device),
-        background=random_palette_colors(1, generator, device), normalized=False))
-
-
-TABD_CONTEXT_KEY = "context"
+def build_rgba_vae(config: VAEModelConfig) -> RGBAVAE:
+    """A new RGBA VAE around the configured base, or the saved one ``init_from`` names (LoRA still apart)."""
+    if config.init_from is not None:
+        vae = RGBAVAE.from_pretrained(config.init_from)
+        if not vae.config.lora_rank:
+            raise WanAlphaError(f"{config.init_from} has its LoRA merged into the decoders: continue from the "
+                                "rgba_vae/ folder a training run saved (LoRA kept apart)")
+        return vae
+    return RGBAVAE.from_base(build_base_vae(config), lora_rank=config.lora_rank, lora_alpha=config.lora_alpha,
+                             fusion_layers=config.fusion_layers)
 
 
 def encode_tabd_context(config: TABDConfig, text_dim: int | None) -> torch.Tensor:
@@ -185,138 +148,143 @@ def encode_tabd_context(config: TABDConfig, text_dim: int | None) -> torch.Tenso
     return encoder.encode([""], allow_empty=True)[0]
 
 
-def write_tabd_context(config: TABDConfig, path: str | os.PathLike) -> Path:
-    """Encode the empty prompt with ``config``'s text encoder and save it for ``tabd.context_file``, so a
-    training machine without that encoder can run TABD."""
-    if config.text_encoder == "none":
-        raise WanAlphaError("tabd.text_encoder none has no context to save: name the DiT's text encoder")
-    with atomic_output(path) as tmp:
-        save_file({TABD_CONTEXT_KEY: encode_tabd_context(config, None).contiguous()}, str(tmp))
-    return Path(path)
+def load_tabd_dit(config: TABDConfig) -> torch.nn.Module:
+    """The frozen DiT that scores the fused latents (a local folder, or fresh weights from ``dit_config``)."""
+    return build_dit(config=config.dit_config, path=config.dit).requires_grad_(False).eval()
 
 
-def load_tabd_context(path: str | os.PathLike, text_dim: int) -> torch.Tensor:
-    """A context saved by :func:`write_tabd_context`, checked against the DiT's ``text_dim``."""
-    if not Path(path).is_file():
-        raise WanAlphaError(f"tabd.context_file {path} does not exist: write it with write_tabd_context "
-                            "or drop context_file to encode the empty prompt with tabd.text_encoder")
-    context = load_file(str(path)).get(TABD_CONTEXT_KEY)
-    if context is None or context.ndim != 3 or context.shape[0] != 1 or context.shape[-1] != text_dim:
-        shape = None if context is None else tuple(context.shape)
-        raise WanAlphaError(f"tabd.context_file {path} must hold {TABD_CONTEXT_KEY!r} shaped (1, L, {text_dim}) "
-                            f"for this DiT, found {shape}: write it again for this DiT's text encoder")
-    return context.float()
-
-
-def build_tabd(config: TABDConfig) -> tuple[torch.nn.Module, torch.Tensor] | None:
-    """The frozen DiT and its cached empty-prompt context (on the CPU), or None when TABD is off."""
+def build_tabd(config: TABDConfig) -> TABD | None:
+    """The frozen DiT and its empty-prompt context (on the CPU), or None when TABD is off."""
     if not config.enabled:
         return None
-    dit = build_dit(config=config.dit_config, path=config.dit).requires_grad_(False).eval()
-    text_dim = dit.config.text_dim
-    if config.context_file:
-        return dit, load_tabd_context(config.context_file, text_dim)
-    return dit, encode_tabd_context(config, text_dim)
+    dit = load_tabd_dit(config)
+    return dit, encode_tabd_context(config, dit.config.text_dim)
 
 
-def build_rgba_vae(config: VAEModelConfig) -> RGBAVAE:
-    if config.init_from is not None:
-        vae = RGBAVAE.from_pretrained(config.init_from)
-        if not vae.config.lora_rank:
-            raise WanAlphaError(f"{config.init_from} has its LoRA merged into the decoders: continue from the "
-                                "rgba_vae/ folder a training run saved (LoRA kept apart)")
-        return vae
-    return RGBAVAE.from_base(
-        build_base_vae(config), lora_rank=config.lora_rank, lora_alpha=config.lora_alpha,
-        fusion_layers=config.fusion_layers, fusion_init=config.fusion_init,
-    )
+def reconstruction_terms(
+    rgb_hat: torch.Tensor, alpha_hat: torch.Tensor, rgb: torch.Tensor, alpha: torch.Tensor, config: VAETrainConfig,
+    vgg: torch.nn.Module | None, generator: torch.Generator,
+) -> dict[str, torch.Tensor]:
+    """The rendering loss's terms, or the naive baseline's (``rendering: false``)."""
+    if config.rendering:
+        return rendering_losses(rgb_hat, alpha_hat, rgb, alpha, config.loss, vgg, generator)
+    return naive_losses(rgb_hat, alpha_hat, rgb, alpha, config.loss, vgg)
+
+
+def add_tabd(terms: dict[str, torch.Tensor], tabd: TABD | None, latent: torch.Tensor, alpha: torch.Tensor,
+             config: TABDConfig, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """``terms`` with ``"tabd"`` and ``weight * TABD`` added to ``"loss"`` (unchanged when TABD is off)."""
+    if tabd is not None:
+        dit, context = tabd
+        terms["tabd"] = tabd_loss(dit, latent, alpha, context, config.mode, config.cap, config.shift, generator)
+        terms["loss"] = terms["loss"] + config.weight * terms["tabd"]
+    return terms
 
 
 def vae_loss(
-    vae: torch.nn.Module,
-    batch: dict,
-    generator: torch.Generator,
-    loss_config: ReconLossConfig,
-    vgg: torch.nn.Module | None = None,
-    tabd: tuple[torch.nn.Module, torch.Tensor] | None = None,
-    tabd_config: TABDConfig | None = None,
-    rendering: bool = True,
-    decode_scale_min: float = 1.0,
+    vae: torch.nn.Module, batch: dict, generator: torch.Generator, config: VAETrainConfig,
+    vgg: torch.nn.Module | None = None, tabd: TABD | None = None,
 ) -> dict[str, torch.Tensor]:
     """One training step's loss terms; ``"loss"`` is the total to back-propagate."""
     rgb, alpha = batch["rgb"], batch["alpha"]
-    if rendering:
+    if config.rendering:
         background = random_palette_colors(rgb.shape[0], generator, rgb.device).to(rgb.dtype)
-        scale = None
-        if decode_scale_min < 1:
-            scale = decode_scale_min + (1 - decode_scale_min) * torch.rand(rgb.shape[0], generator=generator)
-        out = vae(rgb, alpha, background=background, latent_scale=scale)
-        terms = rendering_losses(out.rgb, out.alpha, rgb, alpha, loss_config, vgg, generator)
     else:
-        out = vae(rgb, alpha, background=PALETTE[0].view(1, 3, 1, 1, 1).to(rgb))
-        terms = naive_losses(out.rgb, out.alpha, rgb, alpha, loss_config, vgg)
-    if loss_config.saturation:
-        if out.alpha_channels is None:
-            raise WanAlphaError("loss.saturation needs the alpha decoder's unclamped channels, which the RGBA VAE "
-                                "returns in training mode only: call vae.train() before vae_loss")
-        terms["saturation"] = saturation_margin_loss(out.alpha_channels, alpha, loss_config.saturation_margin)
-        terms["loss"] = terms["loss"] + loss_config.saturation * terms["saturation"]
-    if tabd is not None:
-        dit, context = tabd
-        terms["tabd"] = tabd_loss(
-            dit, out.latent, alpha, context, tabd_config.mode, tabd_config.cap, tabd_config.shift, generator
-        )
-        terms["loss"] = terms["loss"] + tabd_config.weight * terms["tabd"]
-    return terms
+        background = black_background(rgb)
+    out = vae(rgb, alpha, background=background)
+    terms = reconstruction_terms(out.rgb, out.alpha, rgb, alpha, config, vgg, generator)
+    return add_tabd(terms, tabd, out.latent, alpha, config.tabd, generator)
 
 
-def naive_losses(rgb_hat, alpha_hat, rgb, alpha, loss_config: ReconLossConfig, vgg=None) -> dict[str, torch.Tensor]:
-    """``L_alpha + L_rgb`` with RGB as a plain RGB-A VAE sees it: black under transparent pixels."""
-    black = PALETTE[0].view(1, 3, 1, 1, 1).to(rgb)
-    terms = {
-        "alpha": alpha_loss(alpha_hat, alpha, loss_config, vgg),
-        "rgb": recon_loss(rgb_hat, hard_render(rgb, alpha, black), loss_config, vgg)["loss"],
-    }
-    terms["loss"] = terms["alpha"] + terms["rgb"]
-    return terms
+class RGBAVAETrainer:
+    """Stage 1 for one config: build the model and TABD, run :func:`~wan_alpha.train.loop.train_loop`, save
+    ``rgba_vae/``. The methods below are the points a recipe overrides."""
 
+    def __init__(self, config: VAETrainConfig) -> None:
+        self.config = config
+        self.vgg: torch.nn.Module | None = None
+        self.tabd: TABD | None = None
 
-def _numpy01(x: torch.Tensor) -> np.ndarray:
-    """One clip ``(C, T, H, W)`` in [-1, 1] -> ``(T, H, W, C)`` in [0, 1] (C=1 squeezed)."""
-    x = ((x.float().cpu() + 1) / 2).permute(1, 2, 3, 0).numpy()
-    return x[..., 0] if x.shape[-1] == 1 else x
+    def build_model(self) -> RGBAVAE:
+        """The RGBA VAE to train (called under the run's seed)."""
+        return build_rgba_vae(self.config.model)
 
+    def build_tabd(self) -> TABD | None:
+        """The frozen DiT and its context (called under the run's seed, after :meth:`build_model`)."""
+        return build_tabd(self.config.tabd)
 
-def reconstruction_metrics(rgb_hat, alpha_hat, rgb, alpha) -> dict[str, float]:
-    """PSNR/SSIM of RGB over the palette renders and of alpha, for one clip (tensors without batch)."""
-    p_alpha, t_alpha = _numpy01(alpha_hat * 2 - 1), _numpy01(alpha * 2 - 1)
-    colours = [c.view(3, 1, 1, 1).to(rgb) for c in PALETTE]
-    rgb_ssim = [ssim(_numpy01(soft_render(rgb_hat, alpha_hat, c)), _numpy01(soft_render(rgb, alpha, c))) for c in colours]
-    return {
-        "val_rgb_psnr": over_background_psnr(_numpy01(rgb_hat), p_alpha, _numpy01(rgb), t_alpha)["mean"],
-        "val_rgb_ssim": float(np.mean(rgb_ssim)),
-        "val_alpha_psnr": psnr(p_alpha, t_alpha),
-        "val_alpha_ssim": ssim(p_alpha, t_alpha),
-    }
+    def loss(self, vae: torch.nn.Module, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """One step's loss terms (``"loss"`` is back-propagated)."""
+        return vae_loss(vae, batch, generator, self.config, self.vgg, self.tabd)
 
+    def before_save(self, vae: RGBAVAE, train_set: Dataset) -> None:
+        """Change the trained model before it is saved; nothing by default."""
 
-@torch.no_grad()
-def validate(vae: RGBAVAE, dataset, output_dir: Path, step: int) -> dict[str, float]:
-    """Reconstruct the validation clips (over black), average the metrics, write a preview of the first."""
-    vae.eval()
-    device, scores = vae.device, []
-    for index in range(len(dataset)):
-        item = dataset[index]
-        rgb, alpha = item["rgb"][None].to(device), item["alpha"][None].to(device)
-        out = vae(rgb, alpha, background=PALETTE[0].view(1, 3, 1, 1, 1).to(device))
-        scores.append(reconstruction_metrics(out.rgb[0], out.alpha[0], rgb[0], alpha[0]))
-        if index == 0:
-            both_rgb = torch.cat([rgb, out.rgb], dim=-2)  # ground truth above reconstruction
-            both_alpha = torch.cat([alpha, out.alpha], dim=-2)
-            (output_dir / PREVIEW_DIR).mkdir(exist_ok=True)
-            write_preview(output_dir / PREVIEW_DIR / f"step-{step:07d}.mp4",
-                          RGBAVideo.from_tensors(both_rgb, both_alpha, PREVIEW_FPS), layout="side-by-side", overwrite=True)
-    return {k: float(np.mean([s[k] for s in scores])) for k in scores[0]} if scores else {}
+    @torch.no_grad()
+    def validate(self, vae: RGBAVAE, dataset: Dataset, output_dir: Path, step: int) -> dict[str, float]:
+        """Mean reconstruction terms of the validation clips, encoded over black with the same render colours every
+        time (comparable across steps); writes a preview of the first clip."""
+        vae.eval()
+        device, scores = vae.device, []
+        generator = torch.Generator().manual_seed(self.config.train.seed)
+        for index in range(len(dataset)):
+            item = dataset[index]
+            rgb, alpha = item["rgb"][None].to(device), item["alpha"][None].to(device)
+            out = vae(rgb, alpha, background=black_background(rgb))
+            terms = reconstruction_terms(out.rgb, out.alpha, rgb, alpha, self.config, self.vgg, generator)
+            scores.append({f"val_{name}": float(value) for name, value in terms.items()})
+            if index == 0:
+                both_rgb = torch.cat([rgb, out.rgb], dim=-2)  # ground truth above reconstruction
+                both_alpha = torch.cat([alpha, out.alpha], dim=-2)
+                (output_dir / PREVIEW_DIR).mkdir(exist_ok=True)
+                write_preview(output_dir / PREVIEW_DIR / f"step-{step:07d}.mp4",
+                              RGBAVideo.from_tensors(both_rgb, both_alpha, PREVIEW_FPS), layout="side-by-side",
+                              overwrite=True)
+        return {k: float(np.mean([s[k] for s in scores])) for k in scores[0]} if scores else {}
+
+    def train(self, output_dir: str | os.PathLike, resume: bool = False) -> Path:
+        """Train (or ``resume``) into ``output_dir``; returns the saved ``rgba_vae/`` folder."""
+        cfg = self.config
+        # Build and check everything before the run folder exists (a bad path leaves nothing behind), from
+        # the run's seed: a random base (base_vae_config, dit_config) is rebuilt identically on --resume.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.train.seed)
+            vae = self.build_model()
+            tabd = self.build_tabd()
+        vgg = build_perceptual(cfg.loss)
+        train_set, val_set = build_datasets(cfg.data)
+        output_dir = prepare_output(output_dir, cfg, resume)
+        accelerator = make_accelerator(cfg.train, output_dir)
+        loader = DataLoader(train_set, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True,
+                            num_workers=cfg.train.num_workers)
+        optimizer = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad],
+                                      lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
+        vae, optimizer, loader = accelerator.prepare(vae, optimizer, loader)
+        device = accelerator.device
+        if tabd is not None:  # the frozen DiT runs in the mixed-precision type, if any
+            dit, context = tabd
+            dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.mixed_precision, torch.float32)
+            dit.to(device)
+            if dtype != dit.dtype:
+                dit.to(dtype=dtype)
+            tabd = dit, context.to(device, dtype)
+        self.vgg, self.tabd = (vgg.to(device) if vgg is not None else None), tabd
+
+        def validate_fn(step: int) -> dict[str, float]:
+            if val_set is None or not accelerator.is_main_process:
+                return {}
+            return self.validate(accelerator.unwrap_model(vae), val_set, output_dir, step)
+
+        train_loop(accelerator, vae, optimizer, loader, lambda batch, generator: self.loss(vae, batch, generator),
+                   cfg.train, output_dir, resume, validate_fn)
+        target = output_dir / MODEL_DIR
+        if accelerator.is_main_process:
+            final = accelerator.unwrap_model(vae).eval()
+            self.before_save(final, train_set)
+            with atomic_output(target, overwrite=True, directory=True) as tmp:
+                final.save_pretrained(tmp)
+        accelerator.wait_for_everyone()
+        return target
 
 
 def train_vae(
@@ -326,52 +294,9 @@ def train_vae(
     max_steps: int | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Path:
-    """Train stage 1 from a YAML config (or shipped config name); returns the saved ``rgba_vae/`` folder."""
-    cfg = load_config(VAETrainConfig, config, overrides)
+    """Train stage 1 from a YAML config (or shipped config name); returns the saved ``rgba_vae/`` folder.
+    ``overrides`` are dotted config keys."""
+    overrides = dict(overrides or {})
     if max_steps is not None:
-        cfg.train = dataclasses.replace(cfg.train, max_steps=max_steps)
-    # Build and check everything before the run folder exists (a bad path leaves nothing behind), from
-    # the run's seed: a random base (base_vae_config, dit_config) is rebuilt identically on --resume.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.train.seed)
-        vae = build_rgba_vae(cfg.model)
-        if cfg.model.freeze_fusion:
-            vae.fusion.requires_grad_(False)
-        tabd = build_tabd(cfg.tabd)
-    vgg = build_perceptual(cfg.loss)
-    train_set, val_set = build_datasets(cfg.data)
-    output_dir = prepare_output(output_dir, cfg, resume)
-    accelerator = make_accelerator(cfg.train, output_dir)
-    loader = DataLoader(train_set, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True,
-                        num_workers=cfg.train.num_workers)
-    optimizer = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad],
-                                  lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
-    vae, optimizer, loader = accelerator.prepare(vae, optimizer, loader)
-    device = accelerator.device
-    if tabd is not None:  # the frozen DiT runs in the mixed-precision type, if any
-        dit, context = tabd
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.mixed_precision, torch.float32)
-        dit.to(device)
-        if dtype != dit.dtype:
-            dit.to(dtype=dtype)
-        tabd = dit, context.to(device, dtype)
-    vgg = vgg.to(device) if vgg is not None else None
-
-    def step_fn(batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        return vae_loss(vae, batch, generator, cfg.loss, vgg, tabd, cfg.tabd, cfg.rendering, cfg.decode_scale_min)
-
-    def validate_fn(step: int) -> dict[str, float]:
-        if val_set is None or not accelerator.is_main_process:
-            return {}
-        return validate(accelerator.unwrap_model(vae), val_set, output_dir, step)
-
-    train_loop(accelerator, vae, optimizer, loader, step_fn, cfg.train, output_dir, resume, validate_fn)
-    target = output_dir / MODEL_DIR
-    if accelerator.is_main_process:
-        final = accelerator.unwrap_model(vae).eval()
-        if cfg.latent_stats_clips:
-            fit_rgba_latent_stats(final, train_set, cfg.latent_stats_clips, cfg.train.seed)
-        with atomic_output(target, overwrite=True, directory=True) as tmp:
-            final.save_pretrained(tmp)
-    accelerator.wait_for_everyone()
-    return target
+        overrides["train.max_steps"] = max_steps
+    return RGBAVAETrainer(load_config(VAETrainConfig, config, overrides)).train(output_dir, resume)

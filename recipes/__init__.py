@@ -1,0 +1,1 @@
+"""Recipes that produce particular models with the wan_alpha package (which never imports them)."""

@@ -1,0 +1,78 @@
+"""``wan-alpha mask fit | draw``: mask files for ``generate --mask``, on the latent grid of a model's VAE."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import WanAlphaError
+from ..io import check_writable
+from ..io.masks import read_matte, save_mask, save_mask_preview
+from ..rgba import Ellipse, latent_frame_count, vae_spatial_stride
+from ..sampling import ellipse_masks, masks_from_alpha
+from .args import parse_size
+
+
+def model_stride(model: str | os.PathLike) -> int:
+    """Pixels per latent cell of a model folder's VAE: a wan-alpha folder (its RGBA VAE's base config) or a
+    Wan2.1 folder (diffusers ``vae/``, or the original layout, whose VAE is Wan2.1's)."""
+    model = Path(model)
+    if not model.is_dir():
+        raise WanAlphaError(f"--model {model} is not a folder: give a wan-alpha model folder or a Wan2.1 folder")
+    config_file = model / "vae" / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    return vae_spatial_stride(config.get("base_config", config))
+
+
+def _save(mask: torch.Tensor, output, preview, overwrite: bool) -> torch.Tensor:
+    save_mask(output, mask, overwrite=overwrite)
+    if preview is not None:
+        save_mask_preview(preview, mask, overwrite=overwrite)
+    return mask
+
+
+def _check_outputs(output, preview, overwrite: bool) -> None:
+    check_writable(output, overwrite)
+    if preview is not None:
+        check_writable(preview, overwrite)
+
+
+def fit_mask_file(
+    alpha_video: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    stride: int,
+    preview: str | os.PathLike | None = None,
+    threshold: float = 0.3,
+    overwrite: bool = False,
+) -> torch.Tensor:
+    """``mask fit``: one ellipse per latent frame fitted to an alpha video, saved (and previewed)."""
+    _check_outputs(output, preview, overwrite)
+    return _save(masks_from_alpha(read_matte(alpha_video), stride, threshold), output, preview, overwrite)
+
+
+def draw_mask_file(
+    ellipse: Ellipse | str,
+    output: str | os.PathLike,
+    *,
+    frames: int,
+    size: str | tuple[int, int],
+    stride: int,
+    ellipse_end: Ellipse | str | None = None,
+    preview: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> torch.Tensor:
+    """``mask draw``: a static or moving ellipse for a ``frames``-frame video of ``size`` (``"WxH"``) on the latent
+    grid of a VAE with ``stride`` pixels per latent cell; ellipses as :class:`~wan_alpha.rgba.Ellipse` or
+    ``"CX,CY,W,H[,ANGLE]"``."""
+    width, height = parse_size(size)
+    if height % stride or width % stride:
+        raise WanAlphaError(f"size {width}x{height} is not a multiple of {stride} (the VAE stride)")
+    start = Ellipse.parse(ellipse) if isinstance(ellipse, str) else ellipse
+    end = Ellipse.parse(ellipse_end) if isinstance(ellipse_end, str) else ellipse_end
+    _check_outputs(output, preview, overwrite)
+    mask = ellipse_masks(start, end, latent_frame_count(frames), height // stride, width // stride)
+    return _save(mask, output, preview, overwrite)

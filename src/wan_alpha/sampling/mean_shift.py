@@ -1,0 +1,118 @@
+"""The transparency-guided mean shift (SPEC section 3): the map ``G`` and the shifted noise.
+
+``G`` (1 on the object, towards 0 on the transparent surround) is float32 ``(B, 1, F, h, w)`` on the latent
+grid, one map per latent frame, built from user ellipses (static or moving), from ellipses fitted to an alpha
+video, or given as a mask. The noise of training and of sampling is shifted the same way,
+``eps~ = eps + mu * (1 - G)``. The paper writes ``eps~ ~ N(G * mu, I)`` (shift the opaque side); the reference
+code, and so its published checkpoints, shift the transparent side ``(1 - G)``. We follow the reference so those
+checkpoints behave as released. The ellipse geometry (fitting one frame, one Gaussian map) is
+:mod:`wan_alpha.rgba.ellipse`; mask files are :mod:`wan_alpha.io.masks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..errors import WanAlphaError
+from ..io.masks import validate_mask
+from ..rgba import Ellipse, fit_ellipse, gaussian_map, pool_alpha_to_latent
+
+DEFAULT_MU_SHIFT = 0.05
+"""Reference ``mu_shift``: a fixed scalar, the same for every latent channel."""
+
+DEFAULT_ELLIPSE = Ellipse(0.5, 0.5, 0.5, 0.5, 0.0)
+"""Used when the user gives no mask: an object in the middle of the frame, half its width and
+height, transparent around it (the usual layout of a sprite or VFX element)."""
+
+
+def shift_noise(noise: torch.Tensor, mask: torch.Tensor, mu: float = DEFAULT_MU_SHIFT) -> torch.Tensor:
+    """``eps~ = eps + mu * (1 - G)``: move the noise mean by ``mu`` where the mask says *transparent*.
+
+    ``noise`` is ``(B, C, F, h, w)``; ``mask`` (``G`` in [0, 1]) broadcasts to it, normally ``(B or 1, 1, F, h, w)``.
+    """
+    return noise + mu * (1 - mask.to(noise.dtype))
+
+
+def render_ellipses(ellipses: Sequence[Ellipse | None], height: int, width: int) -> torch.Tensor:
+    """Maps ``(1, 1, F, h, w)``, one per ellipse; ``None`` (no object) gives an all-zero map, i.e.
+    everything transparent and the whole noise shifted."""
+    maps = [torch.zeros(height, width) if e is None else gaussian_map(e, height, width) for e in ellipses]
+    return torch.stack(maps)[None, None]
+
+
+def ellipse_masks(start: Ellipse, end: Ellipse | None, latent_frames: int, height: int, width: int) -> torch.Tensor:
+    """Maps ``(1, 1, F, h, w)`` of a static ellipse, or one moving linearly from ``start`` to ``end``
+    (first latent frame exactly ``start``, last exactly ``end``)."""
+    if latent_frames < 1:
+        raise WanAlphaError(f"a mask needs at least one latent frame, got {latent_frames}")
+    end = start if end is None else end
+    steps = [0.0] if latent_frames == 1 else [i / (latent_frames - 1) for i in range(latent_frames)]
+    return render_ellipses([start.lerp(end, s) for s in steps], height, width)
+
+
+def fit_alpha_ellipses(alpha: torch.Tensor, stride: int, threshold: float = 0.3) -> list[list[Ellipse | None]]:
+    """One fitted ellipse per clip and latent frame of an alpha video ``(B, 1, T, H, W)``.
+
+    Alpha is first averaged onto the latent grid of a VAE with ``stride`` pixels per latent cell
+    (:func:`~wan_alpha.rgba.pool_alpha_to_latent`: frame 0 alone, then groups of 4), so each ellipse describes
+    exactly the video frames its latent frame encodes; it is fitted to the pooled cells above ``threshold``
+    (``None`` where there is none). Ellipses are in frame fractions, so they can be rendered on any grid.
+    """
+    pooled = pool_alpha_to_latent(alpha.float(), stride)
+    return [[fit_ellipse(frame, threshold) for frame in clip[0]] for clip in pooled]
+
+
+def masks_from_alpha(alpha: torch.Tensor, stride: int, threshold: float = 0.3) -> torch.Tensor:
+    """Maps ``(B, 1, F, h, w)`` on the latent grid of an alpha video ``(B, 1, T, H, W)``: the training-time
+    ``G`` of each clip (see :func:`fit_alpha_ellipses`)."""
+    _, _, _, height, width = alpha.shape
+    clips = fit_alpha_ellipses(alpha, stride, threshold)
+    return torch.cat([render_ellipses(e, height // stride, width // stride) for e in clips])
+
+
+def _frames_for(latent_frames: int) -> int:
+    return 4 * (latent_frames - 1) + 1
+
+
+def check_mask(
+    mask: torch.Tensor, latent_frames: int, height: int, width: int, stride: int, source: str = "mask"
+) -> torch.Tensor:
+    """``mask`` as float32 ``(B, 1, F, h, w)`` if it fits a latent grid of ``F x h x w``; else a clear error
+    (``stride``, the VAE's pixels per latent cell, names the video size)."""
+    mask = validate_mask(mask, source)
+    f, h, w = mask.shape[2:]
+    if f != latent_frames:
+        raise WanAlphaError(
+            f"{source} has {f} latent frames ({_frames_for(f)} video frames) but the video has "
+            f"{latent_frames} ({_frames_for(latent_frames)} frames): use a mask made for "
+            f"{_frames_for(latent_frames)} frames or generate {_frames_for(f)} frames"
+        )
+    if (h, w) != (height, width):
+        raise WanAlphaError(
+            f"{source} is {w}x{h} latent cells (a {w * stride}x{h * stride} video at this model's VAE stride {stride}) "
+            f"but the video needs {width}x{height} ({width * stride}x{height * stride}): make the mask at that size"
+        )
+    return mask
+
+
+def resolve_mask(
+    latent_frames: int,
+    height: int,
+    width: int,
+    stride: int,
+    *,
+    mask: torch.Tensor | None = None,
+    ellipse: Ellipse | None = None,
+    ellipse_end: Ellipse | None = None,
+) -> torch.Tensor:
+    """The map ``G`` for one generation on a latent grid of ``latent_frames x height x width``: an explicit
+    ``mask``, a (moving) ``ellipse``, or by default :data:`DEFAULT_ELLIPSE`."""
+    if mask is not None and (ellipse is not None or ellipse_end is not None):
+        raise WanAlphaError("give a mask or an ellipse, not both")
+    if ellipse_end is not None and ellipse is None:
+        raise WanAlphaError("an end ellipse needs a start ellipse (--ellipse) to move from")
+    if mask is not None:
+        return check_mask(mask, latent_frames, height, width, stride)
+    return ellipse_masks(ellipse or DEFAULT_ELLIPSE, ellipse_end, latent_frames, height, width)

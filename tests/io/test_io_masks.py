@@ -1,0 +1,54 @@
+"""Mask files (.npy, .pt, a grayscale video) round trip; bad files are named; a matte reads as alpha."""
+
+import numpy as np
+import pytest
+import torch
+
+from wan_alpha.errors import WanAlphaError
+from wan_alpha.io import RGBAVideo, write_video
+from wan_alpha.io.masks import load_mask, read_matte, save_mask, save_mask_preview
+
+
+def alpha_clip(frames=9, height=64, width=96, box=(24, 48, 16, 40)):
+    rgba = np.zeros((frames, height, width, 4), np.uint8)
+    y0, y1, x0, x1 = box
+    rgba[:, y0:y1, x0:x1] = (200, 100, 50, 255)
+    return RGBAVideo(rgba, 16)
+
+
+@pytest.mark.parametrize("name", ["mask.npy", "mask.pt", "mask.zip"])
+def test_mask_files_round_trip(tmp_path, name):
+    mask = torch.rand(1, 1, 3, 8, 12, generator=torch.Generator().manual_seed(0))
+    save_mask(tmp_path / name, mask)
+    back = load_mask(tmp_path / name)
+    assert back.shape == (1, 1, 3, 8, 12) and back.dtype == torch.float32
+    assert torch.allclose(back, mask, atol=1 / 255 if name.endswith(".zip") else 0)
+    with pytest.raises(WanAlphaError, match="exists"):
+        save_mask(tmp_path / name, mask)
+
+
+def test_bad_mask_files(tmp_path):
+    with pytest.raises(WanAlphaError, match="does not exist"):
+        load_mask(tmp_path / "none.npy")
+    torch.save({"a": torch.zeros(1)}, tmp_path / "dict.pt")
+    with pytest.raises(WanAlphaError, match="not a mask tensor"):
+        load_mask(tmp_path / "dict.pt")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(WanAlphaError, match="cannot read"):
+        load_mask(tmp_path / "junk.pt")
+    np.save(tmp_path / "flat.npy", np.zeros((4, 4)))
+    with pytest.raises(WanAlphaError, match=r"shaped \(F, h, w\)"):
+        load_mask(tmp_path / "flat.npy")
+
+
+def test_a_grayscale_matte_reads_as_the_alpha_of_an_rgba_clip(tmp_path):
+    write_video(tmp_path / "a.zip", alpha_clip())
+    matte = alpha_clip().frames.copy()
+    matte[..., :3] = matte[..., 3:]  # no alpha channel: white = opaque
+    matte[..., 3] = 255
+    write_video(tmp_path / "matte.zip", RGBAVideo(matte, 16))
+    alpha = read_matte(tmp_path / "a.zip")
+    assert alpha.shape == (1, 1, 9, 64, 96) and alpha.max() == 1 and alpha.min() == 0
+    assert torch.equal(read_matte(tmp_path / "matte.zip"), alpha)
+    with pytest.raises(WanAlphaError, match=".png"):
+        save_mask_preview(tmp_path / "p.jpg", alpha[:, :, :3, :8, :12])

@@ -1,0 +1,78 @@
+"""The mean shift: the map G from ellipses (static, moving), from a fitted alpha video or a given mask, and the
+shifted noise."""
+
+import math
+
+import pytest
+import torch
+
+from wan_alpha.errors import WanAlphaError
+from wan_alpha.rgba import Ellipse, fit_ellipse
+from wan_alpha.sampling import (
+    DEFAULT_ELLIPSE,
+    ellipse_masks,
+    fit_alpha_ellipses,
+    masks_from_alpha,
+    resolve_mask,
+    shift_noise,
+)
+
+
+def test_shift_moves_the_transparent_side_by_mu():
+    noise = torch.randn(2, 16, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    mask = torch.zeros(1, 1, 3, 8, 8)
+    mask[..., 2:6, 2:6] = 1.0  # opaque object in the middle
+    out = shift_noise(noise, mask, mu=0.5)
+    assert torch.equal(out[..., 2:6, 2:6], noise[..., 2:6, 2:6])
+    assert torch.allclose(out[..., 0, :] - noise[..., 0, :], torch.full_like(out[..., 0, :], 0.5))
+    assert out.dtype == noise.dtype and out.shape == noise.shape
+
+
+def test_keyframed_ellipse_moves_linearly():
+    start, end = Ellipse(0.2, 0.3, 0.2, 0.2, 0), Ellipse(0.8, 0.7, 0.4, 0.2, 0)
+    masks = ellipse_masks(start, end, latent_frames=5, height=48, width=64)
+    assert masks.shape == (1, 1, 5, 48, 64)
+    fits = [fit_ellipse(masks[0, 0, i], threshold=math.exp(-0.5)) for i in range(5)]
+    for i, fit in enumerate(fits):
+        s = i / 4
+        assert fit.cx == pytest.approx(0.2 + 0.6 * s, abs=0.02)
+        assert fit.cy == pytest.approx(0.3 + 0.4 * s, abs=0.02)
+        assert fit.w == pytest.approx(0.2 + 0.2 * s, abs=0.03)
+    static = ellipse_masks(start, None, latent_frames=3, height=48, width=64)
+    assert torch.equal(static[0, 0, 0], static[0, 0, 2])
+
+
+def test_masks_from_alpha_follow_latent_frame_grouping():
+    alpha = torch.zeros(1, 1, 9, 64, 96)
+    alpha[..., 0, 8:40, 8:40] = 1  # frame 0: object top-left
+    alpha[..., 1:5, 24:56, 48:88] = 1  # frames 1-4: bottom-right
+    # frames 5-8 empty -> latent frame 2 fully transparent
+    ellipses = fit_alpha_ellipses(alpha, stride=8)
+    assert len(ellipses) == 1 and len(ellipses[0]) == 3
+    assert ellipses[0][0].cx == pytest.approx(24 / 96, abs=0.02)
+    assert ellipses[0][1].cx == pytest.approx(68 / 96, abs=0.02)
+    assert ellipses[0][2] is None
+    masks = masks_from_alpha(alpha, stride=8)
+    assert masks.shape == (1, 1, 3, 8, 12)
+    assert masks[0, 0, 0, 3, 3] == masks[0, 0, 0].max()
+    assert torch.all(masks[0, 0, 2] == 0)
+
+
+def test_default_mask_is_the_centred_ellipse():
+    mask = resolve_mask(3, 4, 6, 8)
+    assert mask.shape == (1, 1, 3, 4, 6)
+    assert torch.equal(mask, ellipse_masks(DEFAULT_ELLIPSE, None, 3, 4, 6))
+    assert DEFAULT_ELLIPSE.cx == 0.5 and DEFAULT_ELLIPSE.cy == 0.5 and DEFAULT_ELLIPSE.w == 0.5
+
+
+def test_mask_with_wrong_latent_frames_or_size_is_refused():
+    with pytest.raises(WanAlphaError, match=r"has 2 latent frames \(5 video frames\).*has 3 \(9 frames\)"):
+        resolve_mask(3, 4, 6, 8, mask=torch.zeros(2, 4, 6))
+    with pytest.raises(WanAlphaError, match="latent cells"):
+        resolve_mask(3, 4, 6, 8, mask=torch.zeros(3, 4, 4))
+    with pytest.raises(WanAlphaError, match=r"in \[0, 1\]"):
+        resolve_mask(3, 4, 6, 8, mask=torch.full((3, 4, 6), 2.0))
+    with pytest.raises(WanAlphaError, match="not both"):
+        resolve_mask(3, 4, 6, 8, mask=torch.zeros(3, 4, 6), ellipse=DEFAULT_ELLIPSE)
+    with pytest.raises(WanAlphaError, match="start ellipse"):
+        resolve_mask(3, 4, 6, 8, ellipse_end=DEFAULT_ELLIPSE)
