@@ -2,7 +2,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from wan_alpha.config import load_config, save_config
+from wan_alpha.config import CONFIG_DIR, load_config, save_config
 from wan_alpha.errors import WanAlphaError
 
 
@@ -51,3 +51,13 @@ def test_optional_section_is_built_from_its_mapping(tmp_path):
     path.write_text("section:\n  stepz: 4\n")
     with pytest.raises(WanAlphaError, match="section.*stepz"):
         load_config(WithOptional, path)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+def test_every_shipped_config_loads_into_its_trainer(name):
+    from wan_alpha.train.dit import DiTTrainConfig
+    from wan_alpha.train.vae import VAETrainConfig
+
+    cls = VAETrainConfig if name.startswith("vae_") else DiTTrainConfig
+    assert name.startswith(("vae_", "dit_")), f"{name}: a shipped config names its stage (vae_* or dit_*)"
+    assert isinstance(load_config(cls, name), cls)
