@@ -101,7 +101,7 @@ def test_base_dit_without_base_vae_is_a_user_error(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-_STAGE_TRAINERS = {  # the overrides are the folders tiny-all fills in from earlier stages
+_STAGE_TRAINERS = {  # the overrides are the folders the recipe fills in from earlier stages
     "base_vae": (BaseVAETrainConfig, {}),
     "base_vae_long": (BaseVAETrainConfig, {"init_from": "VAE"}),
     "base_vae_128": (BaseVAETrainConfig, {"init_from": "VAE"}),
@@ -123,7 +123,7 @@ def _assert_stage_configs_parse(recipe: TinyAllConfig) -> None:
 
 @pytest.mark.parametrize("name", ["tiny_all", "tiny_all_gpu"])
 def test_shipped_recipe_stage_configs_parse_into_their_trainers(name):
-    # A typo in a shipped stage config would only surface hours into `train tiny-all`.
+    # A typo in a shipped stage config would only surface hours into the recipe.
     recipe = load_config(TinyAllConfig, config_path(name))
     assert recipe.rgba_vae_long is not None  # both recipes have the 128x128 RGBA VAE stage
     # the GPU stages only where named

@@ -100,7 +100,7 @@ def test_bad_configs_are_user_errors(tmp_path, sections, needle):
 def test_init_from_continues_a_saved_rgba_vae_with_the_same_trainable_parts(tmp_path):
     first = train_vae(write_config(tmp_path, train={"max_steps": 2}), tmp_path / "first")
     saved = RGBAVAE.from_pretrained(first).state_dict()
-    # a second phase on larger clips, as tiny-all's base_vae_long continues the base VAE; at learning rate 0
+    # a second phase on larger clips, as the tiny recipe's later stages continue earlier ones; at learning rate 0
     # it must hand back exactly what it started from
     config = write_config(tmp_path, model={"base_vae_config": None, "init_from": str(first)},
                           data={"synthetic": {**VAE_TRAIN["data"]["synthetic"], "height": 64, "width": 64}},
