@@ -5,13 +5,15 @@ against another checkout of the project, in one run.
     git worktree add /tmp/before COMMIT && python bench/bench_generate.py --baseline /tmp/before/src
 
 Each measurement is a new process, so interpreter start and imports are included; with ``--baseline`` the two
-trees alternate run by run (same machine load for both) and the table gives their medians and ratios:
+trees alternate run by run (same machine load for both) and the table gives their medians and ratios. The
+libraries' imports alone are the same code for both trees: their ratio shows how far the machine's noise goes.
 
 1. ``wan-alpha --help``: start-up of the command line.
 2. ``wan-alpha generate PROMPT -o clip.webm``, end to end as a user runs it; peak resident memory of each run.
 3. The same work timed by phase inside one new process: imports (torch, the pipeline, the file writer),
    model load (incl. the MiniLM text encoder from its package), the model part (text encoding, DiT steps,
-   RGBA decoding) and file writing.
+   RGBA decoding) and file writing; next to it, the imports of the libraries alone (torch, diffusers' Wan
+   classes, transformers' BERT, PyAV), the floor of the imports phase.
 
 Writes ``OUT.json``, ``OUT.md`` and ``OUT.png`` (stacked phases next to the end-to-end time).
 """
@@ -29,6 +31,10 @@ from pathlib import Path
 
 PROMPT = "a red balloon floating up, transparent background"
 HERE = Path(__file__).resolve().parents[1] / "src"
+
+LIBRARIES = ("import torch, av; from diffusers import AutoencoderKLWan, DiffusionPipeline, FlowMatchEulerDiscreteScheduler, "
+             "WanTransformer3DModel; from transformers import AutoTokenizer, BertModel")
+"""What generating needs from the libraries themselves: the floor of the imports phase."""
 
 PHASES = """
 import json, sys, tempfile, time
@@ -69,11 +75,13 @@ def run(command: list[str], src: Path) -> tuple[float, float, str]:
 
 
 def measure(trees: dict[str, Path], repeats: int, model: Path) -> dict:
-    """Every measurement ``repeats`` times per tree, the trees alternating."""
-    raw = {name: {"help_s": [], "end_to_end_s": [], "peak_rss_mib": [], "phases": []} for name in trees}
+    """Every measurement ``repeats`` times per tree, the trees alternating in A B B A order (a machine that slows down
+    or warms up over the run favours neither)."""
+    raw = {name: {"help_s": [], "end_to_end_s": [], "peak_rss_mib": [], "phases": [], "libraries_s": []}
+           for name in trees}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats):
-            for name, src in trees.items():
+            for name, src in (list(trees.items()) if i % 2 == 0 else list(trees.items())[::-1]):
                 r = raw[name]
                 r["help_s"].append(run([sys.executable, "-m", "wan_alpha", "--help"], src)[0])
                 seconds, rss, _ = run([sys.executable, "-m", "wan_alpha", "generate", PROMPT,
@@ -81,11 +89,13 @@ def measure(trees: dict[str, Path], repeats: int, model: Path) -> dict:
                 r["end_to_end_s"].append(seconds)
                 r["peak_rss_mib"].append(rss)
                 r["phases"].append(json.loads(run([sys.executable, "-c", PHASES, str(model), PROMPT], src)[2]))
+                r["libraries_s"].append(run([sys.executable, "-c", LIBRARIES], src)[0])
     result = {}
     for name, r in raw.items():
         phases = {k: statistics.median(p[k] for p in r["phases"]) for k in ("imports_s", "load_s", "model_s", "write_s")}
         result[name] = {
             "help_s": statistics.median(r["help_s"]), "end_to_end_s": statistics.median(r["end_to_end_s"]),
+            "libraries_s": statistics.median(r["libraries_s"]),
             "peak_rss_mib": max(r["peak_rss_mib"]), "phases": phases,
             "imports_share": phases["imports_s"] / sum(phases.values()),
             "clip": r["phases"][0]["clip"], "threads": r["phases"][0]["threads"], "raw": r,
@@ -111,6 +121,7 @@ def markdown(result: dict, repeats: int) -> str:
     for phase in ("imports_s", "load_s", "model_s", "write_s"):
         lines.append(row(f"in one process: {phase.removesuffix('_s')} (s)", [result[n]["phases"][phase] for n in names], ".2f"))
     lines.append(row("imports, share of the in-process time", [result[n]["imports_share"] for n in names], ".0%"))
+    lines.append(row("the libraries' imports alone, a new process (s)", [result[n]["libraries_s"] for n in names], ".2f"))
     lines.append(row("peak RSS of generate (MiB)", [result[n]["peak_rss_mib"] for n in names], ".0f"))
     return "\n".join(lines) + "\n"
 

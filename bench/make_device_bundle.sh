@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wheels and the tokenizer files that bench/gpu_realscale.py needs on a bare GPU image that has torch,
-# transformers and accelerate but no diffusers/peft/av and no network. Builds .devbundle/ (git-ignored via
-# .git/info/exclude); on the GPU machine:
+# transformers and accelerate but no diffusers/peft/av and no network. Builds .devbundle/ (git-ignored); on
+# the GPU machine:
 #   pip install -q --no-index --no-deps --target /tmp/site .devbundle/whl/*.whl
 #   PYTHONPATH=/tmp/site:$PWD/.devbundle/site:$PWD/src python3 bench/gpu_realscale.py
 set -euo pipefail

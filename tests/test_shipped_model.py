@@ -1,6 +1,7 @@
 """The embedded default model loads from the package and generates a (1-step, tiny) transparent clip."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,7 +19,9 @@ def test_shipped_model_is_small_and_names_its_text_encoder():
     assert index["text_encoder"] == [None, None] and index["text_encoder_kind"] == "minilm"
     size = sum(p.stat().st_size for p in EMBEDDED_MODEL.rglob("*") if p.is_file())
     assert size < 60e6
-    assert (EMBEDDED_MODEL / "README.md").is_file()  # the model card travels with the weights
+    card = EMBEDDED_MODEL / "README.md"  # the model card travels with the weights, the same as docs/model_card.md
+    docs = Path(__file__).resolve().parents[1] / "docs" / "model_card.md"
+    assert card.is_file() and (not docs.exists() or card.read_text() == docs.read_text())
 
 
 def test_shipped_model_generates_a_clip_with_a_varying_alpha():

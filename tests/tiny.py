@@ -79,6 +79,19 @@ def tiny_pipeline(seed: int = 0, sampler: str = "euler", stride: int = 8) -> Wan
     )
 
 
+def dit_train_config(assets: Path) -> dict:
+    """A `wan-alpha train dit` config (DoRA on a fresh tiny DiT) on the folders :func:`save_training_assets` wrote."""
+    return {
+        "rgba_vae": str(assets / "vae"),
+        "dit_config": DIT,
+        "text_encoder": {"kind": "umt5", "path": str(assets / "umt5"), "max_length": 8},
+        "dora": {"r": 4, "alpha": 4},
+        "data": {"synthetic": {"num_clips": 4, "frames": 5, "height": 32, "width": 32, "seed": 0}, "validation_clips": 1},
+        "train": {"max_steps": 4, "batch_size": 2, "learning_rate": 1.0e-3, "checkpoint_every": 2, "validate_every": 2,
+                  "log_every": 1},
+    }
+
+
 def write_yaml(path: Path, config: dict, **sections: dict) -> Path:
     """``config`` with each of ``sections`` merged into its section of that name, written as YAML to ``path``."""
     config = {k: (dict(v) if isinstance(v, dict) else v) for k, v in config.items()}

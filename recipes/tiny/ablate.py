@@ -232,6 +232,16 @@ def dit_ablation_table(results: dict[str, list[dict]]) -> str:
     return ablation_table(results, DIT_COLUMNS)
 
 
+def write_results(output: Path, summary: dict, header: str, table: str) -> Path:
+    """``OUTPUT/results.json`` (the per-seed means) and ``OUTPUT/table.md`` (``header`` above ``table``); returns the
+    table's path."""
+    with atomic_output(output / "results.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps(summary, indent=1))
+    with atomic_output(output / "table.md", overwrite=True) as tmp:
+        tmp.write_text(f"{header}\n\n{table}\n")
+    return output / "table.md"
+
+
 def ablate_vae_command(
     config: str | os.PathLike,
     output: str | os.PathLike,
@@ -246,16 +256,11 @@ def ablate_vae_command(
     overrides = None if base_vae is None else {"model.base_vae": base_vae, "model.base_vae_config": None}
     results = run_vae_ablation(config, output, seeds, max_steps=max_steps, eval_clips=eval_clips, variants=variants,
                                overrides=overrides)
-    output = Path(output)
     summary = {v: [{"seed": r["seed"], **r["mean"]} for r in runs] for v, runs in results.items()}
-    with atomic_output(output / "results.json", overwrite=True) as tmp:
-        tmp.write_text(json.dumps(summary, indent=1))
     base = "" if base_vae is None else f", base VAE {base_vae}"
     header = (f"VAE ablation: config {config}{base}, seeds {' '.join(map(str, seeds))}, {eval_clips} held-out clips; "
-              "mean ± std over seeds (ddof=1)\n\n")
-    with atomic_output(output / "table.md", overwrite=True) as tmp:
-        tmp.write_text(header + ablation_table(results) + "\n")
-    return output / "table.md"
+              "mean ± std over seeds (ddof=1)")
+    return write_results(Path(output), summary, header, ablation_table(results))
 
 
 def ablate_dit_command(
@@ -273,13 +278,8 @@ def ablate_dit_command(
     prompt_list = read_prompts(prompts)
     results = run_dit_ablation(config, output, seeds, prompt_list, max_steps=max_steps, steps=steps,
                                guidance=guidance, overrides=overrides)
-    output = Path(output)
     summary = {row: [{"seed": r["seed"], "mu": r["mu"], **r["mean"]} for r in runs] for row, runs in results.items()}
-    with atomic_output(output / "results.json", overwrite=True) as tmp:
-        tmp.write_text(json.dumps(summary, indent=1))
     header = (f"Mean-sampler ablation: config {config}, seeds {' '.join(map(str, seeds))}, {len(prompt_list)} "
               f"prompts x ellipses {' and '.join(f'({e.cx:g},{e.cy:g},{e.w:g},{e.h:g})' for e in ELLIPSES)}, "
-              f"{steps} steps, guidance {guidance:g}; mean ± std over seeds (ddof=1)\n\n")
-    with atomic_output(output / "table.md", overwrite=True) as tmp:
-        tmp.write_text(header + dit_ablation_table(results) + "\n")
-    return output / "table.md"
+              f"{steps} steps, guidance {guidance:g}; mean ± std over seeds (ddof=1)")
+    return write_results(Path(output), summary, header, dit_ablation_table(results))

@@ -1,8 +1,7 @@
 """The tiny recipe's base VAE stages (1, 1b, 1c): train a small RGB ``AutoencoderKLWan`` from scratch, in the role
-Wan2.1's VAE plays at real scale (where it is given). Each clip is
-soft-composited over a random background (palette colour, random solid or gradient: the RGB videos
-a base model sees), encoded, sampled from the posterior and decoded; the loss is
-:func:`wan_alpha.losses.recon_loss` plus ``kl_weight * KL``. At the end the per-channel latent mean
+Wan2.1's VAE plays at real scale (where it is given). Each clip is soft-composited over a random background
+(palette colour, random solid or gradient: the RGB videos a base model sees), encoded, and decoded from its
+posterior mean; the loss is :func:`wan_alpha.losses.recon_loss` plus ``kl_weight * KL``. At the end the per-channel latent mean
 and std over ``stats_clips`` training clips are written into the VAE config as ``latents_mean`` /
 ``latents_std``, so the DiT sees unit-scale latents as with Wan's own statistics. The run folder
 gets ``config.yaml``, ``log.jsonl``, ``checkpoints/`` and ``vae/`` (a diffusers folder).

@@ -4,8 +4,8 @@
     python -m recipes.tiny.device_stage finish STAGE CONFIG RUN    # there: the model at RUN's newest checkpoint -> RUN.tar
     python -m recipes.tiny.device_stage unpack STAGE TAR INIT OUT  # here: RUN.tar + INIT (the RGBA VAE it started from) -> OUT
 
-STAGE is ``base_vae_128`` (stage 1c, ``tiny_base_vae_128.yaml``) or ``rgba_vae_128`` (stage 3b at the GPU's
-size, ``tiny_rgba_vae_128_gpu.yaml``). A run stopped by the wall-clock limit is finished from its newest
+STAGE is ``base_vae_128`` (stage 1c, ``tiny_base_vae_128.yaml``) or ``rgba_vae_128`` (an RGBA VAE stage at
+17x128x128: 3b, ``tiny_rgba_vae_128_gpu.yaml``, or 3c, ``tiny_rgba_vae_128_shrink.yaml``). A run stopped by the wall-clock limit is finished from its newest
 checkpoint (constant learning rate: that is the run a config with max_steps = that step gives). An RGBA VAE
 comes back as its trained weights only (fusion block and LoRAs, 10 MB of its 26 MB): the frozen base it was
 started from is already here, and the device returns files of at most 16 MiB.

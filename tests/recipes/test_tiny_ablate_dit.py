@@ -8,7 +8,7 @@ import yaml
 
 from recipes.tiny.__main__ import main
 from recipes.tiny.ablate import DIT_COLUMNS, ELLIPSES, ROWS, TRAININGS
-from tests.tiny import DIT, save_training_assets
+from tests.tiny import dit_train_config, save_training_assets, write_yaml
 from wan_alpha.rgba import ellipse_region
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -18,17 +18,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def ablation(tmp_path_factory):
     root = tmp_path_factory.mktemp("ablate_dit")
     save_training_assets(root)
-    config = {
-        "rgba_vae": "not/used",  # replaced by --rgba-vae, as the committed command does
-        "dit_config": DIT,
-        "text_encoder": {"kind": "umt5", "path": str(root / "umt5"), "max_length": 8},
-        "dora": {"r": 2, "alpha": 2},
-        "mu_shift": 1.0,
-        "data": {"synthetic": {"num_clips": 2, "frames": 5, "height": 32, "width": 32, "seed": 0}, "validation_clips": 0},
-        "train": {"max_steps": 1, "batch_size": 1, "learning_rate": 1.0e-3, "checkpoint_every": 1000,
-                  "validate_every": 1000, "log_every": 1},
-    }
-    (root / "dit.yaml").write_text(yaml.safe_dump(config))
+    # rgba_vae is replaced by --rgba-vae, as the recipe's command does
+    write_yaml(root / "dit.yaml", dit_train_config(root), rgba_vae="not/used",
+               dora={"r": 2, "alpha": 2}, mu_shift=1.0,
+               data={"synthetic": {"num_clips": 2, "frames": 5, "height": 32, "width": 32, "seed": 0}, "validation_clips": 0},
+               train={"max_steps": 1, "batch_size": 1, "checkpoint_every": 1000, "validate_every": 1000})
     (root / "prompts.txt").write_text("smoke\nfire\n")
     argv = ["ablate-dit", "--config", str(root / "dit.yaml"), "--output", str(root / "out"), "--prompts",
             str(root / "prompts.txt"), "--rgba-vae", str(root / "vae"), "--steps", "1"]

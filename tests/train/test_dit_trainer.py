@@ -2,10 +2,9 @@ import json
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
 
-from tests.tiny import DIT, save_training_assets
+from tests.tiny import DIT, dit_train_config, save_training_assets, write_yaml
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.train.dit import train_dit
@@ -20,22 +19,9 @@ def assets(tmp_path_factory):
 
 
 def write_config(tmp_path, assets, **changes):
-    config = {
-        "rgba_vae": str(assets / "vae"),
-        "dit_config": {**DIT, "patch_size": list(DIT["patch_size"])},
-        "text_encoder": {"kind": "umt5", "path": str(assets / "umt5"), "max_length": 8},
-        "dora": {"r": 4, "alpha": 4},
-        "caption_dropout": 0.5,
-        "data": {"synthetic": {"num_clips": 4, "frames": 5, "height": 32, "width": 32, "seed": 0}, "validation_clips": 1},
-        "train": {"max_steps": 4, "batch_size": 2, "learning_rate": 1.0e-3, "checkpoint_every": 2,
-                  "validate_every": 2, "log_every": 1},
-        "samples": {"prompts": ["smoke"], "steps": 2, "format": "zip"},
-        "output_dir": str(tmp_path / "run"),
-    }
-    config.update(changes)
-    path = tmp_path / "dit.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    config = {**dit_train_config(assets), "caption_dropout": 0.5, "output_dir": str(tmp_path / "run"),
+              "samples": {"prompts": ["smoke"], "steps": 2, "format": "zip"}}
+    return write_yaml(tmp_path / "dit.yaml", config, **changes)
 
 
 def test_training_writes_adapter_pipeline_samples_and_logs(tmp_path, assets):

@@ -1,4 +1,5 @@
-"""Models: the RGBA VAE (stage 1) and its LoRA layer; DiT and text encoders (stage 2)."""
+"""Models: the RGBA VAE (stage 1) and its LoRA layer; the DiT and its DoRA, text encoders (stage 2); checkpoint
+files by job: ``state_dicts``, ``wan_loaders``, ``reference_vae``, ``adapters``."""
 
 from .lora_conv import LoraWanCausalConv3d, merge_lora
 from .onednn_conv import use_onednn_conv3d

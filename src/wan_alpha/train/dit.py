@@ -109,6 +109,7 @@ class DiTTrainer:
 
     def __init__(self, config: DiTTrainConfig) -> None:
         self.config = config
+        self._warned_truncation = False  # one caption-truncation warning per run, not one per batch
 
     # ------------------------------------------------------------------ points to override
     def load_vae(self) -> torch.nn.Module:
@@ -180,7 +181,7 @@ class DiTTrainer:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             states = text.encode(list(batch["caption"]))[0].float()
-        if caught and not self._warned_truncation:  # one warning per run, not one per batch
+        if caught and not self._warned_truncation:
             self._warned_truncation = True
             warnings.warn(f"some captions are longer than {text.max_length} tokens and are truncated (raise "
                           "text_encoder.max_length to keep them whole); further ones are not reported",
@@ -209,7 +210,6 @@ class DiTTrainer:
     def train(self, resume: bool = False) -> Path:
         """Run (or ``resume``) training into ``config.output_dir``; returns the saved model folder."""
         cfg = self.config
-        self._warned_truncation = False
         # load and check the models before the run folder is created: a bad path leaves nothing behind
         vae = self.load_vae().eval().requires_grad_(False)
         text = load_text_encoder(cfg.text_encoder.kind, cfg.text_encoder.path, cfg.text_encoder.max_length)
