@@ -103,8 +103,11 @@ class TinyRGBAVAEConfig(VAETrainConfig):
     def __post_init__(self) -> None:
         if not 0 < self.decode_scale_min <= 1:
             raise WanAlphaError(f"decode_scale_min must be in (0, 1], got {self.decode_scale_min}")
-        if self.decode_scale_min < 1 and not self.rendering:
-            raise WanAlphaError("decode_scale_min applies to the rendering losses: set rendering: true or drop it")
+        extensions = [name for name, on in (("decode_scale_min", self.decode_scale_min < 1),
+                                            ("loss.alpha_balance", self.loss.alpha_balance),
+                                            ("loss.saturation", self.loss.saturation)) if on]
+        if extensions and not self.rendering:
+            raise WanAlphaError(f"{', '.join(extensions)} extend the rendering losses: set rendering: true or drop them")
 
 
 @torch.no_grad()

@@ -161,8 +161,9 @@ def test_a_saved_tabd_context_replaces_the_text_encoder_and_is_checked_against_t
 
 @pytest.mark.parametrize(("extra", "needle"), [({"decode_scale_min": 0.0}, "must be in"),
                                               ({"decode_scale_min": 1.5}, "must be in"),
-                                              ({"decode_scale_min": 0.5, "rendering": False}, "rendering: true")])
-def test_bad_decode_scale_min_is_refused(tmp_path, extra, needle):
+                                              ({"decode_scale_min": 0.5, "rendering": False}, "rendering: true"),
+                                              ({"loss": {"saturation": 1.0}, "rendering": False}, "loss.saturation")])
+def test_extensions_need_the_rendering_losses_and_a_valid_scale(tmp_path, extra, needle):
     with pytest.raises(WanAlphaError, match=needle):
         train_rgba_vae(write_config(tmp_path, **extra), tmp_path / "run")
     assert not (tmp_path / "run").exists()
