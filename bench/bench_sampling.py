@@ -25,6 +25,7 @@ from wan_alpha.models.dit import build_dit
 from wan_alpha.models.rgba_vae import RGBAVAE
 from wan_alpha.models.text_encoders import load_minilm
 from wan_alpha.pipelines import WanAlphaPipeline
+from wan_alpha.rgba import latent_frame_count
 from wan_alpha.sampling import flow_scheduler
 from wan_alpha.train.dit import DiTTrainConfig
 
@@ -69,7 +70,7 @@ def main() -> None:
     full = median_seconds(lambda: clip(50, 5.0), args.repeats)
 
     text, _ = pipe.prompt_encoder.encode(["a puff of white smoke"])
-    latent_frames, grid = 1 + (args.frames - 1) // 4, args.size // 8
+    latent_frames, grid = latent_frame_count(args.frames), args.size // pipe.vae.spatial_stride
     shared = torch.randn(1, 16, latent_frames, grid, grid)
     separate = torch.randn(1, 16, 2 * latent_frames, grid, grid)  # RGB tokens then alpha tokens
     t = torch.tensor([500.0])

@@ -35,6 +35,7 @@ from wan_alpha.errors import WanAlphaError
 from wan_alpha.models.rgba_vae import RGBAVAE
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.pipelines.memory import MemorySettings, apply_memory_settings, describe_estimate, estimate_memory
+from wan_alpha.rgba import latent_frame_count
 from wan_alpha.sampling import flow_scheduler
 
 REAL = dict(
@@ -153,7 +154,9 @@ def dit_step_seconds(pipe: WanAlphaPipeline, frames: int, width: int, height: in
     """One transformer forward on the shared latent (factor 1) or on RGB then alpha tokens (factor 2)."""
     device, dtype = pipe._execution_device, pipe.transformer.dtype  # offload hooks keep the models elsewhere
     text, _ = pipe.prompt_encoder.encode([PROMPT], device=device)
-    latent = torch.randn(1, 16, token_factor * (1 + (frames - 1) // 4), height // 8, width // 8, device=device, dtype=dtype)
+    stride = pipe.vae.spatial_stride
+    latent = torch.randn(1, 16, token_factor * latent_frame_count(frames), height // stride, width // stride, device=device,
+                         dtype=dtype)
     t = torch.tensor([500.0], device=device)
     times = []
     for _ in range(repeats):
@@ -168,7 +171,8 @@ def dit_step_seconds(pipe: WanAlphaPipeline, frames: int, width: int, height: in
 
 def decode_seconds(pipe: WanAlphaPipeline, frames: int, width: int, height: int, parallel: bool) -> float:
     vae, device = pipe.vae, pipe._execution_device
-    latent = torch.randn(1, 16, 1 + (frames - 1) // 4, height // 8, width // 8, device=device, dtype=vae.dtype)
+    latent = torch.randn(1, 16, latent_frame_count(frames), height // vae.spatial_stride, width // vae.spatial_stride,
+                         device=device, dtype=vae.dtype)
     vae.parallel_decode, before = parallel, vae.parallel_decode
     sync(device)
     start = time.perf_counter()

@@ -297,7 +297,7 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         if rgb.shape[0] != alpha.shape[0] or rgb.shape[2:] != alpha.shape[2:]:
             raise WanAlphaError(f"rgb {tuple(rgb.shape)} and alpha {tuple(alpha.shape)} differ in batch, frames or size")
         latent_frame_count(rgb.shape[2])
-        stride = self.vae_rgb.spatial_compression_ratio
+        stride = self.spatial_stride
         if rgb.shape[-2] % stride or rgb.shape[-1] % stride:
             raise WanAlphaError(
                 f"frame size {rgb.shape[-1]}x{rgb.shape[-2]} (shape {tuple(rgb.shape)}) is not a multiple of {stride}: "
