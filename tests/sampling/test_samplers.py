@@ -2,13 +2,13 @@ import pytest
 import torch
 
 from wan_alpha.models.dit import build_dit
-from wan_alpha.sampling import flow_scheduler, guided_velocity, sample_flow
+from wan_alpha.sampling import SAMPLERS, flow_scheduler, guided_velocity, sample_flow
 
 TINY = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=4,
             text_dim=24, freq_dim=32, ffn_dim=64, num_layers=2, rope_max_seq_len=256)
 
 
-@pytest.mark.parametrize("kind", ["euler", "unipc"])
+@pytest.mark.parametrize("kind", SAMPLERS)
 @pytest.mark.parametrize("steps", [4, 50])
 def test_exact_velocity_lands_on_the_data(kind, steps):
     # for a single data point Z the ideal velocity at (x, t) is (x - Z) / t: every sampler must reach Z

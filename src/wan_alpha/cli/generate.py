@@ -27,6 +27,7 @@ from ..pipelines.memory import (
 )
 from ..rgba import Ellipse, latent_frame_count
 from ..sampling import fit_alpha_ellipses, flow_scheduler, render_ellipses
+from ..sampling.schedules import scheduler_shift
 from .args import parse_size, read_prompts
 
 DEFAULT_SUFFIX = ".webm"
@@ -133,7 +134,7 @@ def generate(
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     pipe = _load_pipeline(model, wan_files, dtype, device, memory)
     if sampler is not None:
-        pipe.scheduler = flow_scheduler(sampler, pipe.scheduler.config.get("shift") or pipe.scheduler.config.get("flow_shift"))
+        pipe.scheduler = flow_scheduler(sampler, scheduler_shift(pipe.scheduler))
     height, width = height or pipe.config.default_height, width or pipe.config.default_width
     stride = pipe.vae.spatial_stride
     check_video_size(height, width, frames or 1, pipe.transformer.config.patch_size[1], stride)

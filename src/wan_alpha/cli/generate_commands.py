@@ -8,6 +8,9 @@ from .. import EMBEDDED_MODEL
 from ..errors import WanAlphaError
 from .args import ELLIPSE_HELP, ELLIPSE_METAVAR
 
+SAMPLER_CHOICES = ("euler", "unipc", "dpm++")
+"""``wan_alpha.sampling.SAMPLERS``, spelled here so that ``--help`` does not import torch (a test keeps them equal)."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``generate`` and ``mask`` to the top-level parser."""
@@ -32,13 +35,16 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="DIR", help="model folder (`wan-alpha train dit` writes OUTPUT/pipeline); "
                    "default: the embedded tiny model shipped in the package")
     p.add_argument("--prompts-file", metavar="F", help="one prompt per line; -o and --preview then name folders")
-    p.add_argument("--negative-prompt", metavar="TEXT", help="what to avoid (used with --guidance > 1)")
+    p.add_argument("--negative-prompt", metavar="TEXT", help="what to avoid, used with --guidance > 1 (default: the model's; "
+                   "Wan2.1's own for --model-dir, as the reference release uses)")
     p.add_argument("--frames", type=int, metavar="N", help="frame count, 1 + 4k (default: the model's)")
     p.add_argument("--size", metavar="WxH", help="frame size, multiples of 16 (default: the model's)")
     p.add_argument("--steps", type=int, metavar="N", help="sampling steps (default: the model's, 8 for the embedded one)")
     p.add_argument("--guidance", type=float, metavar="G",
                    help="classifier-free guidance scale; 1 disables it (one model pass per step) (default: the model's)")
-    p.add_argument("--sampler", choices=["euler", "unipc"], help="flow sampler (default: the model's)")
+    p.add_argument("--sampler", choices=SAMPLER_CHOICES,
+                   help="flow sampler: unipc and dpm++ with Wan2.1's timesteps (the reference release's unipc is the "
+                   "default for --model-dir), euler as the embedded model was trained to sample (default: the model's)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed; batch prompts use N, N+1, ... (default 0)")
     p.add_argument("--ellipse", metavar=ELLIPSE_METAVAR, help=f"where the object is: {ELLIPSE_HELP}")
     p.add_argument("--ellipse-end", metavar=ELLIPSE_METAVAR, help="move the ellipse linearly to here by the last frame")

@@ -41,6 +41,10 @@ from ..sampling import (
 from .wan_files import WanAlphaFiles, load_wan_alpha_components
 
 
+WAN_NEGATIVE_PROMPT = "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
+"""Wan2.1's default negative prompt (its ``sample_neg_prompt``): the reference release guides away from it whenever
+CFG is on and the user gives none, so the real-scale pipeline does too."""
+
 def check_video_size(height: int, width: int, num_frames: int, patch: int, stride: int) -> None:
     """Refuse sizes that are not a multiple of the VAE's stride x the DiT's patch (8 x 2 = 16 for Wan2.1) and
     frame counts that are not ``1 + 4k``, naming valid values. We refuse rather than round: a rounded size or length
@@ -74,7 +78,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
     merged), ``vae`` (:class:`~wan_alpha.models.rgba_vae.RGBAVAE`) and ``scheduler`` (a flow-matching
     scheduler, see :func:`~wan_alpha.sampling.flow_scheduler`). Config: the text length, the output
     fps, the size the model was trained at and its sampling settings (mean shift ``mu_shift`` it
-    was trained with, steps, guidance), used for whatever a call does not give.
+    was trained with, steps, guidance, the negative prompt of CFG), used for whatever a call does not give.
 
     ``text_encoder_kind="minilm"`` with no tokenizer/text encoder saves a folder that names the
     encoder instead of holding its weights; :meth:`from_pretrained` then loads MiniLM from its
@@ -99,6 +103,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         mu_shift: float = DEFAULT_MU_SHIFT,
         num_inference_steps: int = 50,
         guidance_scale: float = 5.0,
+        negative_prompt: str = "",
     ) -> None:
         super().__init__()
         self.register_modules(tokenizer=tokenizer, text_encoder=text_encoder, transformer=transformer, vae=vae, scheduler=scheduler)
@@ -112,6 +117,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
             mu_shift=mu_shift,
             num_inference_steps=num_inference_steps,
             guidance_scale=guidance_scale,
+            negative_prompt=negative_prompt,
         )
 
     @classmethod
@@ -141,7 +147,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         rgb_decoder: str | os.PathLike | None = None,
         alpha_decoder: str | os.PathLike | None = None,
         dtype: torch.dtype = torch.bfloat16,
-        sampler: str = "euler",
+        sampler: str = "unipc",
         shift: float = DEFAULT_TIMESTEP_SHIFT,
         merge_device: str | torch.device | None = None,
         vae_dtype: torch.dtype = torch.float32,
@@ -156,6 +162,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
                               rgb_decoder, alpha_decoder)
         components, reports = load_wan_alpha_components(files, dtype, merge_device, vae_dtype)
         recipe = dict(num_inference_steps=4, guidance_scale=1.0) if distill_lora is not None else {}
+        recipe["negative_prompt"] = WAN_NEGATIVE_PROMPT
         pipe = cls(**components, scheduler=flow_scheduler(sampler, shift), **recipe)
         pipe.load_reports = reports
         return pipe
@@ -168,12 +175,13 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
     def encode_prompt(
         self, prompt: list[str], negative_prompt: list[str] | None, do_classifier_free_guidance: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Text embeddings for the prompts and (with CFG) the negative prompts (``""`` by default)."""
+        """Text embeddings for the prompts and (with CFG) the negative prompts (by default the config's)."""
         encoder = self.prompt_encoder
         cond, _ = encoder.encode(prompt, device=self._execution_device)
         if not do_classifier_free_guidance:
             return cond, None
-        uncond, _ = encoder.encode(negative_prompt or [""] * len(prompt), allow_empty=True, device=self._execution_device)
+        negative_prompt = negative_prompt or [self.config.negative_prompt] * len(prompt)
+        uncond, _ = encoder.encode(negative_prompt, allow_empty=True, device=self._execution_device)
         return cond, uncond
 
     def check_inputs(

@@ -1,39 +1,82 @@
 """Flow-matching timesteps: shifted sampling for training, schedulers for inference.
 
-Both wrap diffusers' schedulers so that training and inference use the very same shifted sigma
-schedule as Wan (``sigma' = shift * sigma / (1 + (shift - 1) * sigma)``, shift 5 by default).
+Both use the shifted sigmas of Wan (``sigma' = shift * sigma / (1 + (shift - 1) * sigma)``, shift 5 by default).
+Inference has three samplers, all diffusers' schedulers:
+
+- ``euler``: ``FlowMatchEulerDiscreteScheduler``, sigmas spaced from 1 (the embedded tiny model's);
+- ``unipc``: UniPC in flow mode with Wan2.1's own spacing (the reference release's default): sigmas spaced
+  linearly from ``1 - 1/1000`` to 0 before the shift, and integer timesteps for the DiT, as Wan's
+  ``FlowUniPCMultistepScheduler`` feeds them; 4 steps at shift 5 give timesteps 999, 937, 833, 624
+  (diffusers' own flow spacing, from 1, ends at 625);
+- ``dpm++``: DPM-Solver++ (2nd order) in flow mode with Wan's ``dpm++`` spacing: from 1 to 0 before the shift.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import torch
-from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+from diffusers import DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from ..errors import WanAlphaError
 
 DEFAULT_TIMESTEP_SHIFT = 5.0
 NUM_TRAIN_TIMESTEPS = 1000
-SAMPLERS = ("euler", "unipc")
+SAMPLERS = ("euler", "unipc", "dpm++")
+
+
+def wan_sigmas(num_steps: int, shift: float, first: float) -> np.ndarray:
+    """Wan2.1's inference sigmas: ``num_steps`` spaced linearly from ``first`` towards 0, then shifted."""
+    sigmas = np.linspace(first, 0, num_steps + 1)[:-1]
+    return shift * sigmas / (1 + (shift - 1) * sigmas)
+
+
+class _WanSpacing:
+    """Replaces a diffusers flow scheduler's sigmas by :func:`wan_sigmas` and its timesteps by their integer part, as
+    the reference solvers compute them (the step maths stays the scheduler's)."""
+
+    first_sigma: float
+
+    def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None, **kwargs) -> None:
+        super().set_timesteps(num_inference_steps, device=device)  # the solver's own state for a new run
+        sigmas = wan_sigmas(num_inference_steps, self.config.flow_shift, self.first_sigma)
+        self.sigmas = torch.from_numpy(np.append(sigmas, 0.0).astype(np.float32))
+        self.timesteps = torch.from_numpy(sigmas * self.config.num_train_timesteps).to(device, torch.int64)
+
+
+class WanFlowUniPCScheduler(_WanSpacing, UniPCMultistepScheduler):
+    """diffusers' UniPC (flow prediction) stepping Wan2.1's ``unipc`` timesteps (see the module docstring)."""
+
+    first_sigma = 1 - 1 / NUM_TRAIN_TIMESTEPS
+
+
+class WanFlowDPMSolverScheduler(_WanSpacing, DPMSolverMultistepScheduler):
+    """diffusers' DPM-Solver++ (flow prediction) stepping Wan2.1's ``dpm++`` timesteps (see the module docstring)."""
+
+    first_sigma = 1.0
 
 
 def flow_scheduler(kind: str = "euler", shift: float = DEFAULT_TIMESTEP_SHIFT) -> SchedulerMixin:
-    """A diffusers flow-matching scheduler: ``"euler"`` (FlowMatchEulerDiscrete, the default for the
-    few-step distilled model) or ``"unipc"`` (UniPC multistep in flow mode, Wan's 50-step sampler)."""
+    """The inference scheduler ``kind`` (one of :data:`SAMPLERS`, see the module docstring) at timestep ``shift``."""
     if shift <= 0:
         raise WanAlphaError(f"timestep shift must be > 0, got {shift}")
+    flow = dict(num_train_timesteps=NUM_TRAIN_TIMESTEPS, prediction_type="flow_prediction", use_flow_sigmas=True,
+                flow_shift=shift)
     if kind == "euler":
         return FlowMatchEulerDiscreteScheduler(num_train_timesteps=NUM_TRAIN_TIMESTEPS, shift=shift)
     if kind == "unipc":
-        return UniPCMultistepScheduler(
-            num_train_timesteps=NUM_TRAIN_TIMESTEPS,
-            prediction_type="flow_prediction",
-            use_flow_sigmas=True,
-            flow_shift=shift,
-        )
+        return WanFlowUniPCScheduler(**flow)
+    if kind == "dpm++":
+        return WanFlowDPMSolverScheduler(**flow, algorithm_type="dpmsolver++", solver_order=2)
     raise WanAlphaError(f"unknown sampler {kind!r}: choose one of {', '.join(SAMPLERS)}")
+
+
+def scheduler_shift(scheduler: SchedulerMixin) -> float:
+    """The timestep shift a scheduler made by :func:`flow_scheduler` runs at."""
+    config = scheduler.config
+    return config.get("flow_shift") if config.get("use_flow_sigmas") else config.get("shift")
 
 
 @lru_cache(maxsize=8)
