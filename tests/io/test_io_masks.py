@@ -33,12 +33,36 @@ def test_bad_mask_files(tmp_path):
     torch.save({"a": torch.zeros(1)}, tmp_path / "dict.pt")
     with pytest.raises(WanAlphaError, match="not a mask tensor"):
         load_mask(tmp_path / "dict.pt")
-    (tmp_path / "junk.pt").write_bytes(b"junk")
+    for junk in ("junk.pt", "junk"):
+        (tmp_path / junk).write_bytes(b"junk")
+        with pytest.raises(WanAlphaError, match="not a NumPy or torch file"):
+            load_mask(tmp_path / junk)
+    torch.save(torch.zeros(3, 4, 4), tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "legacy.pt").read_bytes()[:100])  # a torch file, cut short
     with pytest.raises(WanAlphaError, match="cannot read"):
-        load_mask(tmp_path / "junk.pt")
+        load_mask(tmp_path / "cut.pt")
     np.save(tmp_path / "flat.npy", np.zeros((4, 4)))
     with pytest.raises(WanAlphaError, match=r"shaped \(F, h, w\)"):
         load_mask(tmp_path / "flat.npy")
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_a_published_mask_file_is_read_by_its_content(tmp_path, zip_format):
+    # the reference release ships `gauss_mask`: torch.save of a float tensor (21, 96, 170), no suffix
+    mask = torch.rand(5, 12, 20, generator=torch.Generator().manual_seed(0))
+    torch.save(mask, tmp_path / "gauss_mask", _use_new_zipfile_serialization=zip_format)
+    assert torch.equal(load_mask(tmp_path / "gauss_mask"), mask[None, None])
+    np.save(tmp_path / "array.npy", mask.numpy())
+    (tmp_path / "array.npy").rename(tmp_path / "array.mask")
+    assert torch.equal(load_mask(tmp_path / "array.mask"), mask[None, None])
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 12, 20), (5, 1, 12, 20), (1, 1, 5, 12, 20)])
+def test_four_and_five_dimensional_masks(tmp_path, shape):
+    mask = torch.rand(5, 12, 20, generator=torch.Generator().manual_seed(0))
+    arranged = mask[:, None] if shape[1] == 1 and len(shape) == 4 else mask.reshape(shape)
+    torch.save(arranged, tmp_path / "m.pt")
+    assert torch.equal(load_mask(tmp_path / "m.pt"), mask[None, None])
 
 
 def test_a_grayscale_matte_reads_as_the_alpha_of_an_rgba_clip(tmp_path):

@@ -13,6 +13,7 @@ from wan_alpha.sampling import (
     ellipse_masks,
     fit_alpha_ellipses,
     masks_from_alpha,
+    resize_mask,
     resolve_mask,
     shift_noise,
 )
@@ -59,20 +60,39 @@ def test_masks_from_alpha_follow_latent_frame_grouping():
 
 
 def test_default_mask_is_the_centred_ellipse():
-    mask = resolve_mask(3, 4, 6, 8)
+    mask = resolve_mask(3, 4, 6)
     assert mask.shape == (1, 1, 3, 4, 6)
     assert torch.equal(mask, ellipse_masks(DEFAULT_ELLIPSE, None, 3, 4, 6))
     assert DEFAULT_ELLIPSE.cx == 0.5 and DEFAULT_ELLIPSE.cy == 0.5 and DEFAULT_ELLIPSE.w == 0.5
 
 
-def test_mask_with_wrong_latent_frames_or_size_is_refused():
+def test_mask_with_wrong_latent_frames_or_values_is_refused():
     with pytest.raises(WanAlphaError, match=r"has 2 latent frames \(5 video frames\).*has 3 \(9 frames\)"):
-        resolve_mask(3, 4, 6, 8, mask=torch.zeros(2, 4, 6))
-    with pytest.raises(WanAlphaError, match="latent cells"):
-        resolve_mask(3, 4, 6, 8, mask=torch.zeros(3, 4, 4))
+        resolve_mask(3, 4, 6, mask=torch.zeros(2, 4, 6))
     with pytest.raises(WanAlphaError, match=r"in \[0, 1\]"):
-        resolve_mask(3, 4, 6, 8, mask=torch.full((3, 4, 6), 2.0))
+        resolve_mask(3, 4, 6, mask=torch.full((3, 4, 6), 2.0))
     with pytest.raises(WanAlphaError, match="not both"):
-        resolve_mask(3, 4, 6, 8, mask=torch.zeros(3, 4, 6), ellipse=DEFAULT_ELLIPSE)
+        resolve_mask(3, 4, 6, mask=torch.zeros(3, 4, 6), ellipse=DEFAULT_ELLIPSE)
     with pytest.raises(WanAlphaError, match="start ellipse"):
-        resolve_mask(3, 4, 6, 8, ellipse_end=DEFAULT_ELLIPSE)
+        resolve_mask(3, 4, 6, ellipse_end=DEFAULT_ELLIPSE)
+
+
+def test_a_mask_on_another_grid_is_resized_bilinearly_as_the_reference_does():
+    mask = torch.rand(3, 96, 170, generator=torch.Generator().manual_seed(0))  # the published mask's grid
+    assert resolve_mask(3, 60, 104, mask=mask).shape == (1, 1, 3, 96, 170)  # kept on its grid until the shift
+    resized = resize_mask(mask[None, None], 60, 104)
+    expected = torch.nn.functional.interpolate(mask[:, None], size=(60, 104), mode="bilinear", align_corners=False)
+    assert torch.equal(resized[0, 0], expected[:, 0])
+    noise = torch.randn(1, 4, 3, 60, 104, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(shift_noise(noise, mask[None, None], 0.05), noise + 0.05 * (1 - resized), atol=1e-7)
+    assert resize_mask(resized, 60, 104) is resized
+
+
+def test_the_shift_rounds_like_the_reference_in_bfloat16():
+    # the reference: noise (float32) + (1 - G.bfloat16()) * torch.tensor(0.05, dtype=torch.bfloat16)
+    mask = torch.rand(1, 1, 2, 8, 8, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(1, 4, 2, 8, 8, generator=torch.Generator().manual_seed(1))
+    reference = noise + (1 - mask.bfloat16()) * torch.tensor(0.05, dtype=torch.bfloat16)
+    out = shift_noise(noise, mask, 0.05, dtype=torch.bfloat16)
+    assert out.dtype == torch.float32 and torch.equal(out, reference)
+    assert not torch.equal(out, shift_noise(noise, mask, 0.05))  # float32 rounds otherwise

@@ -1,13 +1,17 @@
 """Mask files for the mean-shift sampler, and alpha mattes read as alpha.
 
-A mask is float32 ``(1, 1, F, h, w)`` in [0, 1] on the latent grid: one map per latent frame, white = object.
-Files: ``.npy`` or ``.pt`` (``(F, h, w)`` arrays; ``.pt`` read with ``torch.load(weights_only=True)``) or any
-video format of :mod:`wan_alpha.io` as a grayscale clip at latent resolution, one frame per latent frame.
+A mask is float32 ``(1, 1, F, h, w)`` in [0, 1]: one map per latent frame, white = object, on any grid (the
+sampler resizes it to the clip's latent grid, as the reference does). Files: a ``torch.save``d tensor (read with
+``torch.load(weights_only=True)``) or a NumPy ``.npy`` array, both recognised by their content, whatever the name
+(the reference release ships its ``gauss_mask`` without a suffix), shaped ``(F, h, w)``, ``(1, F, h, w)``,
+``(F, 1, h, w)`` or ``(1, 1, F, h, w)``; or any video format of :mod:`wan_alpha.io` as a grayscale clip, one frame
+per latent frame.
 """
 
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +25,21 @@ from .files import read_video, write_video
 from .video import RGBAVideo
 
 ARRAY_SUFFIXES = (".npy", ".pt")
+_NUMPY_MAGIC = b"\x93NUMPY"
+_PICKLE_PROTOCOL = b"\x80"  # torch.save's legacy (non-zip) format starts with a pickle protocol byte
 
 
 def validate_mask(mask: torch.Tensor | np.ndarray, source: str = "mask") -> torch.Tensor:
-    """``mask`` as float32 ``(B, 1, F, h, w)`` (an ``(F, h, w)`` one gains the two leading axes) if its values
-    are finite and in [0, 1]; else a clear error naming ``source``."""
+    """``mask`` as float32 ``(B, 1, F, h, w)`` if its values are finite and in [0, 1]; else a clear error naming
+    ``source``. ``(F, h, w)`` gains the two leading axes, ``(1, F, h, w)`` and ``(F, 1, h, w)`` the missing one."""
     mask = torch.as_tensor(mask).float()
     if mask.ndim == 3:
         mask = mask[None, None]
+    elif mask.ndim == 4 and 1 in mask.shape[:2]:
+        mask = mask[None] if mask.shape[0] == 1 else mask.transpose(0, 1)[None]
     if mask.ndim != 5 or mask.shape[1] != 1:
-        raise WanAlphaError(f"{source} must be shaped (F, h, w) or (B, 1, F, h, w), got {tuple(mask.shape)}")
+        raise WanAlphaError(f"{source} must be shaped (F, h, w), (1, F, h, w), (F, 1, h, w) or (B, 1, F, h, w), "
+                            f"got {tuple(mask.shape)}")
     if not torch.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
         raise WanAlphaError(f"{source} values must be finite and in [0, 1]")
     return mask
@@ -45,28 +54,39 @@ def read_matte(path: str | os.PathLike) -> torch.Tensor:
     return video.to_tensors()[1]
 
 
+def _is_torch_file(path: Path, head: bytes) -> bool:
+    if head.startswith(_PICKLE_PROTOCOL):
+        return True
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:  # torch.save's zip holds <name>/data.pkl; a zip of PNG frames does not
+        return any(name.endswith("/data.pkl") or name == "data.pkl" for name in archive.namelist())
+
+
 def load_mask(path: str | os.PathLike) -> torch.Tensor:
     """Read a mask file into ``(1, 1, F, h, w)`` float32 (see the module docstring for formats)."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise WanAlphaError(f"mask file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
+    with open(path, "rb") as fh:
+        head = fh.read(len(_NUMPY_MAGIC))
+    if head == _NUMPY_MAGIC:
         try:
             data = torch.from_numpy(np.load(path, allow_pickle=False))
         except ValueError as err:
             raise WanAlphaError(f"cannot read {path} as a numeric .npy array: {err}") from err
-    elif suffix == ".pt":
+    elif _is_torch_file(path, head):
         try:
             data = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
             raise WanAlphaError(f"cannot read {path} as a tensor file: {err}") from err
         if not isinstance(data, torch.Tensor):
             raise WanAlphaError(f"{path} holds a {type(data).__name__}, not a mask tensor (F, h, w)")
+    elif path.suffix.lower() in (*ARRAY_SUFFIXES, ""):
+        raise WanAlphaError(f"mask {path} is not a NumPy or torch file (nor, without a suffix, a video): "
+                            "make one with `wan-alpha mask fit|draw`")
     else:
         data = torch.from_numpy(read_video(path, alpha_path=path).alpha.astype(np.float32) / 255.0)
-    if data.ndim not in (3, 5):
-        raise WanAlphaError(f"mask {path} must be shaped (F, h, w), got {tuple(data.shape)}")
     return validate_mask(data, source=f"mask {path}")
 
 

@@ -34,6 +34,7 @@ from ..sampling import (
     DEFAULT_TIMESTEP_SHIFT,
     flow_scheduler,
     guided_velocity,
+    resize_mask,
     resolve_mask,
     sample_flow,
     shift_noise,
@@ -212,10 +213,11 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         self, batch: int, shape: tuple[int, int, int], mask: torch.Tensor, mu: float,
         generator: torch.Generator | list[torch.Generator] | None,
     ) -> torch.Tensor:
-        """Initial noise ``eps + mu (1 - G)`` (float32), shape ``(B, z_dim, F, h, w)``."""
+        """Initial noise ``eps + mu (1 - G)`` (float32), shape ``(B, z_dim, F, h, w)``; the shift is computed in the
+        transformer's dtype, as the reference computes it in bfloat16."""
         noise = randn_tensor((batch, self.vae.z_dim, *shape), generator=generator, device=self._execution_device,
                              dtype=torch.float32)
-        return shift_noise(noise, mask.to(noise.device), mu)
+        return shift_noise(noise, mask, mu, dtype=self.transformer.dtype)
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
@@ -256,7 +258,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         self.check_inputs(prompt, negative_prompt, height, width, num_frames, num_inference_steps, guidance_scale, mu)
         stride = self.vae.spatial_stride
         grid = (latent_frame_count(num_frames), height // stride, width // stride)
-        mask = resolve_mask(*grid, stride, mask=mask, ellipse=ellipse, ellipse_end=ellipse_end)
+        mask = resolve_mask(*grid, mask=mask, ellipse=ellipse, ellipse_end=ellipse_end)
         if mask.shape[0] not in (1, len(prompt)):
             raise WanAlphaError(f"{mask.shape[0]} masks for {len(prompt)} prompts: give one mask or one per prompt")
 
@@ -280,6 +282,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         rgb, alpha = rgb.float().clamp(-1, 1).cpu(), alpha.float().clamp(0, 1).cpu()
         videos = [RGBAVideo.from_tensors(r, a, self.config.fps) for r, a in zip(rgb, alpha)]
         self.maybe_free_model_hooks()
+        mask = resize_mask(mask, *grid[1:])
         if not return_dict:
             return rgb, alpha, videos, mask
         return WanAlphaPipelineOutput(rgb=rgb, alpha=alpha, videos=videos, mask=mask)

@@ -8,6 +8,7 @@ from .mean_shift import (
     fit_alpha_ellipses,
     masks_from_alpha,
     render_ellipses,
+    resize_mask,
     resolve_mask,
     shift_noise,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "guided_velocity",
     "masks_from_alpha",
     "render_ellipses",
+    "resize_mask",
     "resolve_mask",
     "sample_flow",
     "sample_training_sigmas",

@@ -2,7 +2,8 @@
 
 ``G`` (1 on the object, towards 0 on the transparent surround) is float32 ``(B, 1, F, h, w)`` on the latent
 grid, one map per latent frame, built from user ellipses (static or moving), from ellipses fitted to an alpha
-video, or given as a mask. The noise of training and of sampling is shifted the same way,
+video, or given as a mask (on any grid: it is resized to the latent grid bilinearly, as the reference resizes its
+published mask). The noise of training and of sampling is shifted the same way,
 ``eps~ = eps + mu * (1 - G)``. The paper writes ``eps~ ~ N(G * mu, I)`` (shift the opaque side); the reference
 code, and so its published checkpoints, shift the transparent side ``(1 - G)``. We follow the reference so those
 checkpoints behave as released. The ellipse geometry (fitting one frame, one Gaussian map) is
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from ..errors import WanAlphaError
 from ..io.masks import validate_mask
@@ -27,12 +29,28 @@ DEFAULT_ELLIPSE = Ellipse(0.5, 0.5, 0.5, 0.5, 0.0)
 height, transparent around it (the usual layout of a sprite or VFX element)."""
 
 
-def shift_noise(noise: torch.Tensor, mask: torch.Tensor, mu: float = DEFAULT_MU_SHIFT) -> torch.Tensor:
+def resize_mask(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``mask`` ``(B, 1, F, h', w')`` on a ``height x width`` grid: each latent frame resized bilinearly
+    (``align_corners=False``, as the reference resizes its mask); unchanged when already there."""
+    if mask.shape[-2:] == (height, width):
+        return mask
+    b, _, f, h, w = mask.shape
+    frames = F.interpolate(mask.reshape(b * f, 1, h, w), size=(height, width), mode="bilinear", align_corners=False)
+    return frames.reshape(b, 1, f, height, width)
+
+
+def shift_noise(
+    noise: torch.Tensor, mask: torch.Tensor, mu: float = DEFAULT_MU_SHIFT, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """``eps~ = eps + mu * (1 - G)``: move the noise mean by ``mu`` where the mask says *transparent*.
 
-    ``noise`` is ``(B, C, F, h, w)``; ``mask`` (``G`` in [0, 1]) broadcasts to it, normally ``(B or 1, 1, F, h, w)``.
+    ``noise`` is ``(B, C, F, h, w)``; ``mask`` (``G`` in [0, 1]) is ``(B or 1, 1, F, h', w')``, resized to the
+    noise's grid (:func:`resize_mask`). The shift is computed in ``dtype`` (default the noise's), mask, ``mu`` and
+    product each rounded to it, as the reference computes it in bfloat16 before adding it to float32 noise.
     """
-    return noise + mu * (1 - mask.to(noise.dtype))
+    dtype = dtype or noise.dtype
+    mask = resize_mask(mask.to(noise.device, dtype), *noise.shape[-2:])
+    return noise + (1 - mask) * torch.tensor(mu, dtype=dtype, device=noise.device)
 
 
 def render_ellipses(ellipses: Sequence[Ellipse | None], height: int, width: int) -> torch.Tensor:
@@ -76,23 +94,16 @@ def _frames_for(latent_frames: int) -> int:
     return 4 * (latent_frames - 1) + 1
 
 
-def check_mask(
-    mask: torch.Tensor, latent_frames: int, height: int, width: int, stride: int, source: str = "mask"
-) -> torch.Tensor:
-    """``mask`` as float32 ``(B, 1, F, h, w)`` if it fits a latent grid of ``F x h x w``; else a clear error
-    (``stride``, the VAE's pixels per latent cell, names the video size)."""
+def check_mask(mask: torch.Tensor, latent_frames: int, source: str = "mask") -> torch.Tensor:
+    """``mask`` as float32 ``(B, 1, F, h, w)`` (on its own grid, which :func:`shift_noise` resizes) if it has
+    ``latent_frames`` maps; else a clear error naming the frame counts."""
     mask = validate_mask(mask, source)
-    f, h, w = mask.shape[2:]
+    f = mask.shape[2]
     if f != latent_frames:
         raise WanAlphaError(
             f"{source} has {f} latent frames ({_frames_for(f)} video frames) but the video has "
             f"{latent_frames} ({_frames_for(latent_frames)} frames): use a mask made for "
             f"{_frames_for(latent_frames)} frames or generate {_frames_for(f)} frames"
-        )
-    if (h, w) != (height, width):
-        raise WanAlphaError(
-            f"{source} is {w}x{h} latent cells (a {w * stride}x{h * stride} video at this model's VAE stride {stride}) "
-            f"but the video needs {width}x{height} ({width * stride}x{height * stride}): make the mask at that size"
         )
     return mask
 
@@ -101,18 +112,17 @@ def resolve_mask(
     latent_frames: int,
     height: int,
     width: int,
-    stride: int,
     *,
     mask: torch.Tensor | None = None,
     ellipse: Ellipse | None = None,
     ellipse_end: Ellipse | None = None,
 ) -> torch.Tensor:
     """The map ``G`` for one generation on a latent grid of ``latent_frames x height x width``: an explicit
-    ``mask``, a (moving) ``ellipse``, or by default :data:`DEFAULT_ELLIPSE`."""
+    ``mask`` (on its own grid), a (moving) ``ellipse``, or by default :data:`DEFAULT_ELLIPSE`."""
     if mask is not None and (ellipse is not None or ellipse_end is not None):
         raise WanAlphaError("give a mask or an ellipse, not both")
     if ellipse_end is not None and ellipse is None:
         raise WanAlphaError("an end ellipse needs a start ellipse (--ellipse) to move from")
     if mask is not None:
-        return check_mask(mask, latent_frames, height, width, stride)
+        return check_mask(mask, latent_frames)
     return ellipse_masks(ellipse or DEFAULT_ELLIPSE, ellipse_end, latent_frames, height, width)
