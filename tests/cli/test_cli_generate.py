@@ -56,7 +56,8 @@ def test_masks_from_cli_drive_generation(tmp_path, model, capsys):
     rgba = np.zeros((5, 32, 32, 4), np.uint8)
     rgba[:, 8:24, 4:20] = 255
     write_video(tmp_path / "alpha.zip", RGBAVideo(rgba, 16))
-    assert run(capsys, "mask", "fit", tmp_path / "alpha.zip", "-o", tmp_path / "fit.pt")[0] == 0
+    # mask fit reads the latent grid and the ellipse fit from the model, as generate --mask-from does
+    assert run(capsys, "mask", "fit", tmp_path / "alpha.zip", "--model", model, "-o", tmp_path / "fit.pt")[0] == 0
     base = ["generate", "smoke", "--model", model, "--steps", 1, "--guidance", 1]
     assert run(capsys, *base, "--mask", tmp_path / "m.npy", "-o", tmp_path / "a.zip")[0] == 0
     assert run(capsys, *base, "--mask", tmp_path / "fit.pt", "-o", tmp_path / "b.zip")[0] == 0

@@ -9,7 +9,7 @@ from PIL import Image
 
 from tests.tiny import VAE_STRIDE_4, tiny_vae
 from wan_alpha import EMBEDDED_MODEL
-from wan_alpha.cli.masks import draw_mask_file, fit_mask_file, model_stride
+from wan_alpha.cli.masks import draw_mask_file, fit_mask_file, model_mask_fit, model_stride
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.io import RGBAVideo, write_video
 from wan_alpha.io.masks import load_mask, read_matte
@@ -68,3 +68,13 @@ def test_the_stride_is_read_from_the_model(tmp_path):
     assert model_stride(tmp_path / "original") == 8
     with pytest.raises(WanAlphaError, match="not a folder"):
         model_stride(tmp_path / "missing")
+
+
+
+def test_the_mask_fit_is_the_one_the_model_was_trained_with(tmp_path):
+    assert model_mask_fit(EMBEDDED_MODEL) == "moments"  # the shipped tiny model's training masks
+    assert model_mask_fit(tmp_path) == "reference"  # Wan2.1 files: the published weights' fit
+    write_video(tmp_path / "a.zip", alpha_clip())
+    moments = fit_mask_file(tmp_path / "a.zip", tmp_path / "m.npy", stride=8, fit="moments")
+    reference = fit_mask_file(tmp_path / "a.zip", tmp_path / "r.npy", stride=8, fit="reference")
+    assert moments.shape == reference.shape and not torch.allclose(moments, reference, atol=0.05)

@@ -6,10 +6,12 @@ import math
 import pytest
 import torch
 
+from wan_alpha.cli.generate_commands import MASK_FIT_CHOICES
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.rgba import Ellipse, fit_ellipse
 from wan_alpha.sampling import (
     DEFAULT_ELLIPSE,
+    MASK_FITS,
     ellipse_masks,
     fit_alpha_ellipses,
     masks_from_alpha,
@@ -96,3 +98,15 @@ def test_the_shift_rounds_like_the_reference_in_bfloat16():
     out = shift_noise(noise, mask, 0.05, dtype=torch.bfloat16)
     assert out.dtype == torch.float32 and torch.equal(out, reference)
     assert not torch.equal(out, shift_noise(noise, mask, 0.05))  # float32 rounds otherwise
+
+
+def test_the_reference_fit_binarises_alpha_before_pooling():
+    alpha = torch.zeros(1, 1, 1, 64, 64)
+    alpha[..., 16:48, 8:56] = 0.2  # a faint (semi-transparent) object: object to the reference, not to moments
+    (reference,) = fit_alpha_ellipses(alpha, stride=8)
+    assert reference[0].cx == pytest.approx(0.5) and reference[0].w >= 6 / 8  # spans the 6 cells it covers
+    assert fit_alpha_ellipses(alpha, stride=8, fit="moments") == [[None]]
+    assert fit_alpha_ellipses(alpha, stride=8, threshold=0.25) == [[None]]  # binarised away
+    with pytest.raises(WanAlphaError, match="unknown mask fit"):
+        fit_alpha_ellipses(alpha, stride=8, fit="pca")
+    assert MASK_FIT_CHOICES == MASK_FITS  # the command line offers every fit

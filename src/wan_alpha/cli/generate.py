@@ -65,6 +65,7 @@ def generate(
     ellipse_end: str | Ellipse | None = None,
     mask: str | os.PathLike | None = None,
     mask_from: str | os.PathLike | None = None,
+    mask_fit: str | None = None,
     mu: float | None = None,
     sampler: str | None = None,
     preview: str | os.PathLike | None = None,
@@ -78,7 +79,7 @@ def generate(
 
     With one prompt ``output`` (and ``preview``) name files; with several (``prompts_file``) they
     name folders, filled with ``NNN-slug.<format>`` (seeds ``seed``, ``seed+1``, ...). ``model``
-    defaults to the embedded tiny model; ``steps``, ``guidance`` and ``mu`` to the model's own
+    defaults to the embedded tiny model; ``steps``, ``guidance``, ``mu`` and ``mask_fit`` to the model's own
     settings. Files, prompts and flags are checked before the model is loaded, the size against the
     model's own VAE stride and patch right after, and nothing partial is written.
     """
@@ -139,7 +140,7 @@ def generate(
     stride = pipe.vae.spatial_stride
     check_video_size(height, width, frames or 1, pipe.transformer.config.patch_size[1], stride)
     if mask_from is not None:  # the ellipses of the matte's latent frames, drawn on this clip's grid
-        (ellipses,) = fit_alpha_ellipses(read_matte(mask_from), stride)
+        (ellipses,) = fit_alpha_ellipses(read_matte(mask_from), stride, mask_fit or pipe.config.mask_fit)
         mask_tensor = render_ellipses(ellipses, height // stride, width // stride)
         frames = frames or 4 * (mask_tensor.shape[2] - 1) + 1
 

@@ -8,8 +8,12 @@ from .. import EMBEDDED_MODEL
 from ..errors import WanAlphaError
 from .args import ELLIPSE_HELP, ELLIPSE_METAVAR
 
+# wan_alpha.sampling's SAMPLERS and MASK_FITS, spelled here so that --help imports no torch (a test keeps them equal)
 SAMPLER_CHOICES = ("euler", "unipc", "dpm++")
-"""``wan_alpha.sampling.SAMPLERS``, spelled here so that ``--help`` does not import torch (a test keeps them equal)."""
+MASK_FIT_CHOICES = ("reference", "moments")
+MASK_FIT_HELP = ("how ellipses are fitted to alpha: reference (the release's gen_gaussian_mask.py: axes span the "
+                 "object, angle of its solid core) or moments (tighter axes, angle of every opaque cell) "
+                 "(default: the one --model was trained with; reference for Wan2.1 files)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +54,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ellipse-end", metavar=ELLIPSE_METAVAR, help="move the ellipse linearly to here by the last frame")
     p.add_argument("--mask-from", metavar="ALPHA_VIDEO",
                    help="fit ellipses to an RGBA video's alpha (or a grayscale matte), one per latent frame")
+    p.add_argument("--mask-fit", choices=MASK_FIT_CHOICES, help=f"with --mask-from: {MASK_FIT_HELP}")
     p.add_argument("--mask", metavar="MASK", help="a mask file from `wan-alpha mask fit|draw` (.npy, .pt or video)")
     p.add_argument("--shift-mean", type=float, metavar="MU",
                    help="noise mean shift on the transparent side (default: the value the model was trained with)")
@@ -86,7 +91,7 @@ def _generate(args: argparse.Namespace) -> int:
         args.prompt, args.output, model=args.model, prompts_file=args.prompts_file,
         negative_prompt=args.negative_prompt, frames=args.frames, size=args.size, steps=args.steps,
         guidance=args.guidance, seed=args.seed, ellipse=args.ellipse, ellipse_end=args.ellipse_end,
-        mask=args.mask, mask_from=args.mask_from, mu=args.shift_mean, sampler=args.sampler,
+        mask=args.mask, mask_from=args.mask_from, mu=args.shift_mean, sampler=args.sampler, mask_fit=args.mask_fit,
         preview=args.preview, format=args.format, overwrite=args.overwrite,
         wan_files=_wan_files(args), memory=_memory(args),
     )
@@ -126,7 +131,10 @@ def _add_mask(sub: argparse._SubParsersAction) -> None:
     )
     fit.add_argument("alpha_video", metavar="ALPHA_VIDEO")
     fit.add_argument("-o", "--output", required=True, metavar="MASK", help=".npy, .pt or a video file (grayscale)")
-    fit.add_argument("--threshold", type=float, default=0.3, help="alpha above this counts as object (default 0.3)")
+    fit.add_argument("--fit", choices=MASK_FIT_CHOICES, help=MASK_FIT_HELP)
+    fit.add_argument("--threshold", type=float, metavar="T",
+                     help="alpha above this counts as object: per pixel for reference (default 0.1), per latent "
+                     "cell for moments (default 0.3)")
     _mask_common(fit)
     fit.set_defaults(func=_fit)
 
@@ -153,10 +161,10 @@ def _mask_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from .masks import fit_mask_file, model_stride
+    from .masks import fit_mask_file, model_mask_fit, model_stride
 
     mask = fit_mask_file(args.alpha_video, args.output, stride=model_stride(args.model), preview=args.preview,
-                         threshold=args.threshold, overwrite=args.overwrite)
+                         fit=args.fit or model_mask_fit(args.model), threshold=args.threshold, overwrite=args.overwrite)
     print(f"{args.output}: {mask.shape[2]} latent frames of {mask.shape[4]}x{mask.shape[3]}")
     return 0
 

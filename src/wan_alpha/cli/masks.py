@@ -27,6 +27,12 @@ def model_stride(model: str | os.PathLike) -> int:
     return vae_spatial_stride(config.get("base_config", config))
 
 
+def model_mask_fit(model: str | os.PathLike) -> str:
+    """The ellipse fit a wan-alpha folder's model was trained with (its ``mask_fit``); ``reference`` otherwise."""
+    index = Path(model) / "model_index.json"
+    return json.loads(index.read_text()).get("mask_fit", "reference") if index.is_file() else "reference"
+
+
 def _save(mask: torch.Tensor, output, preview, overwrite: bool) -> torch.Tensor:
     save_mask(output, mask, overwrite=overwrite)
     if preview is not None:
@@ -46,12 +52,14 @@ def fit_mask_file(
     *,
     stride: int,
     preview: str | os.PathLike | None = None,
-    threshold: float = 0.3,
+    fit: str = "reference",
+    threshold: float | None = None,
     overwrite: bool = False,
 ) -> torch.Tensor:
-    """``mask fit``: one ellipse per latent frame fitted to an alpha video, saved (and previewed)."""
+    """``mask fit``: one ellipse per latent frame fitted to an alpha video (``fit`` and ``threshold`` as
+    :func:`~wan_alpha.sampling.fit_alpha_ellipses` takes them), saved (and previewed)."""
     _check_outputs(output, preview, overwrite)
-    return _save(masks_from_alpha(read_matte(alpha_video), stride, threshold), output, preview, overwrite)
+    return _save(masks_from_alpha(read_matte(alpha_video), stride, fit, threshold), output, preview, overwrite)
 
 
 def draw_mask_file(

@@ -79,7 +79,8 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
     merged), ``vae`` (:class:`~wan_alpha.models.rgba_vae.RGBAVAE`) and ``scheduler`` (a flow-matching
     scheduler, see :func:`~wan_alpha.sampling.flow_scheduler`). Config: the text length, the output
     fps, the size the model was trained at and its sampling settings (mean shift ``mu_shift`` it
-    was trained with, steps, guidance, the negative prompt of CFG), used for whatever a call does not give.
+    was trained with, steps, guidance, the negative prompt of CFG) and the ellipse fit of its training masks
+    (``mask_fit``, for masks fitted to alpha videos), used for whatever a call does not give.
 
     ``text_encoder_kind="minilm"`` with no tokenizer/text encoder saves a folder that names the
     encoder instead of holding its weights; :meth:`from_pretrained` then loads MiniLM from its
@@ -105,6 +106,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         num_inference_steps: int = 50,
         guidance_scale: float = 5.0,
         negative_prompt: str = "",
+        mask_fit: str = "reference",
     ) -> None:
         super().__init__()
         self.register_modules(tokenizer=tokenizer, text_encoder=text_encoder, transformer=transformer, vae=vae, scheduler=scheduler)
@@ -119,6 +121,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
             num_inference_steps=num_inference_steps,
             guidance_scale=guidance_scale,
             negative_prompt=negative_prompt,
+            mask_fit=mask_fit,
         )
 
     @classmethod

@@ -8,7 +8,7 @@ for frames ``(T,H,W,C)``). Submodules load on first use, so the command line's h
 import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
-    "ellipse": ["Ellipse", "ellipse_region", "fit_ellipse", "gaussian_map"],
+    "ellipse": ["Ellipse", "ellipse_region", "fit_ellipse", "fit_ellipse_extent", "gaussian_map"],
     "latent_grid": ["WAN21_TEMPORAL_DOWNSAMPLE", "latent_frame_count", "latent_frame_spans", "latent_stride",
                     "vae_spatial_stride"],
     "palette": ["PALETTE", "PALETTE_NAMES", "black_background", "random_palette_colors"],

@@ -1,5 +1,8 @@
 """Ellipses: their Gaussian map ``G``, fitting one to an alpha frame, and the pixels inside one (SPEC section 3).
 
+Two fits: :func:`fit_ellipse_extent` is the reference release's (``gen_gaussian_mask.py``), the default;
+:func:`fit_ellipse` fits moments (tighter axes, its angle from every cell above the threshold).
+
 Conventions (one place, used by fitting, drawing and the CLI):
 
 * An :class:`Ellipse` is resolution independent: centre ``(cx, cy)`` as fractions of the frame width
@@ -147,6 +150,75 @@ def fit_ellipse(
         a, b = a * grow, b * grow
     height, width = frame.shape
     return Ellipse(cx / width, cy / height, a / width, b / height, angle)
+
+
+def _principal_axes(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points ``(N, 2)``, their mean and the eigenvectors of their covariance, major axis first (columns)."""
+    points = np.stack([xs, ys], axis=1).astype(np.float64)
+    mean = points.mean(axis=0)
+    eigvals, eigvecs = np.linalg.eigh(np.cov(points - mean, rowvar=False))
+    return points, mean, eigvecs[:, np.argsort(eigvals)[::-1]]
+
+
+def _filled_cells(height: int, width: int, cx: int, cy: int, half_a: int, half_b: int, angle: float) -> np.ndarray:
+    """Cells inside an ellipse as the reference measures its coverage: OpenCV's filled polygon (``cv2.ellipse``
+    rounds the angle to a degree and draws the outline too), which a pixel-centre test misses by a ring of cells."""
+    import cv2  # only this fit needs OpenCV: keep it out of every other import
+
+    cells = np.zeros((height, width), np.uint8)
+    cv2.ellipse(cells, center=(cx, cy), axes=(half_a, half_b), angle=float(angle), startAngle=0, endAngle=360,
+                color=1, thickness=-1)
+    return cells > 0
+
+
+def fit_ellipse_extent(
+    cells: np.ndarray | torch.Tensor,
+    shape_threshold: float = 0.2,
+    orient_threshold: float = 0.9,
+    coverage: float = 0.98,
+    grow: float = 1.12,
+    max_tries: int = 10,
+    min_axis: float = 2.0,
+) -> Ellipse | None:
+    """The reference release's fit of one latent frame ``(h, w)`` of pooled, binarised alpha.
+
+    Cells above ``shape_threshold`` give the centre (their mean) and the principal directions; each axis is the full
+    extent of those cells along its direction (at least ``min_axis`` cells). The angle is the major direction of
+    the cells above ``orient_threshold`` (the solid core) when there are 5 of them, else of the shape cells; fewer
+    than 5 shape cells give their bounding box at angle 0. The axes then grow by ``grow`` until ``coverage`` of the
+    shape cells lie inside (at most ``max_tries`` sizes, keeping the best). ``None`` when no cell passes.
+    Parameters default to the release's ``gen_gaussian_mask.py`` run (its function defaults: 0.6 and 8 tries).
+    """
+    frame = torch.as_tensor(cells).detach().cpu().double().numpy()
+    if frame.ndim != 2:
+        raise WanAlphaError(f"fit_ellipse_extent takes one latent frame (h, w), got shape {frame.shape}")
+    ys, xs = np.nonzero(frame > shape_threshold)
+    if len(xs) == 0:
+        return None
+    if len(xs) < 5:
+        mean = np.array([xs.min() + xs.max(), ys.min() + ys.max()]) / 2.0
+        a, b, angle = max(np.ptp(xs), min_axis), max(np.ptp(ys), min_axis), 0.0
+    else:
+        points, mean, axes = _principal_axes(xs, ys)
+        along = (points - mean) @ axes
+        a, b = max(np.ptp(along[:, 0]), min_axis), max(np.ptp(along[:, 1]), min_axis)
+        core_ys, core_xs = np.nonzero(frame > orient_threshold)
+        if len(core_xs) >= 5:
+            axes = _principal_axes(core_xs, core_ys)[2]
+        angle = math.degrees(math.atan2(axes[1, 0], axes[0, 0]))
+    height, width = frame.shape
+    cx, cy = (int(np.clip(round(v), 0, n - 1)) for v, n in ((mean[0], width), (mean[1], height)))
+    best, best_axes = 0.0, (a, b)
+    for _ in range(max_tries):
+        inside = _filled_cells(height, width, cx, cy, max(1, round(a / 2)), max(1, round(b / 2)), angle)
+        covered = float(inside[ys, xs].mean())
+        if covered > best:
+            best, best_axes = covered, (a, b)
+        if covered >= coverage:
+            break
+        a, b = a * grow, b * grow
+    # the reference measures at integer cell coordinates; ours are cell centres (+0.5)
+    return Ellipse((mean[0] + 0.5) / width, (mean[1] + 0.5) / height, best_axes[0] / width, best_axes[1] / height, angle)
 
 
 def ellipse_region(ellipse: Ellipse, height: int, width: int) -> np.ndarray:

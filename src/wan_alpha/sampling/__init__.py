@@ -3,6 +3,7 @@
 from .mean_shift import (
     DEFAULT_ELLIPSE,
     DEFAULT_MU_SHIFT,
+    MASK_FITS,
     check_mask,
     ellipse_masks,
     fit_alpha_ellipses,
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_ELLIPSE",
     "DEFAULT_MU_SHIFT",
     "DEFAULT_TIMESTEP_SHIFT",
+    "MASK_FITS",
     "NUM_TRAIN_TIMESTEPS",
     "SAMPLERS",
     "check_mask",

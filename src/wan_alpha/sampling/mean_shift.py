@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..errors import WanAlphaError
 from ..io.masks import validate_mask
-from ..rgba import Ellipse, fit_ellipse, gaussian_map, pool_alpha_to_latent
+from ..rgba import Ellipse, fit_ellipse, fit_ellipse_extent, gaussian_map, pool_alpha_to_latent
 
 DEFAULT_MU_SHIFT = 0.05
 """Reference ``mu_shift``: a fixed scalar, the same for every latent channel."""
@@ -70,23 +70,45 @@ def ellipse_masks(start: Ellipse, end: Ellipse | None, latent_frames: int, heigh
     return render_ellipses([start.lerp(end, s) for s in steps], height, width)
 
 
-def fit_alpha_ellipses(alpha: torch.Tensor, stride: int, threshold: float = 0.3) -> list[list[Ellipse | None]]:
+MASK_FITS = ("reference", "moments")
+DEFAULT_FIT_THRESHOLD = {"reference": 0.1, "moments": 0.3}
+"""Alpha above this counts as object: per pixel, before pooling, for ``reference``; per pooled cell for ``moments``."""
+
+
+def fit_alpha_ellipses(
+    alpha: torch.Tensor, stride: int, fit: str = "reference", threshold: float | None = None
+) -> list[list[Ellipse | None]]:
     """One fitted ellipse per clip and latent frame of an alpha video ``(B, 1, T, H, W)``.
 
-    Alpha is first averaged onto the latent grid of a VAE with ``stride`` pixels per latent cell
+    Alpha is averaged onto the latent grid of a VAE with ``stride`` pixels per latent cell
     (:func:`~wan_alpha.rgba.pool_alpha_to_latent`: frame 0 alone, then groups of 4), so each ellipse describes
-    exactly the video frames its latent frame encodes; it is fitted to the pooled cells above ``threshold``
-    (``None`` where there is none). Ellipses are in frame fractions, so they can be rendered on any grid.
+    exactly the video frames its latent frame encodes (``None`` where nothing is opaque). ``fit`` (one of
+    :data:`MASK_FITS`):
+
+    - ``reference``: the release's ``gen_gaussian_mask.py``: pixels binarised at ``threshold`` (default 0.1) before
+      pooling, then :func:`~wan_alpha.rgba.fit_ellipse_extent` (axes spanning the object, angle of its solid core);
+    - ``moments``: alpha pooled as it is, :func:`~wan_alpha.rgba.fit_ellipse` of the cells above ``threshold``
+      (default 0.3; tighter axes, the angle of every such cell).
+
+    Ellipses are in frame fractions, so they can be rendered on any grid.
     """
+    if fit not in MASK_FITS:
+        raise WanAlphaError(f"unknown mask fit {fit!r}: choose one of {', '.join(MASK_FITS)}")
+    threshold = DEFAULT_FIT_THRESHOLD[fit] if threshold is None else threshold
+    if fit == "reference":
+        pooled = pool_alpha_to_latent((alpha > threshold).float(), stride)
+        return [[fit_ellipse_extent(frame) for frame in clip[0]] for clip in pooled]
     pooled = pool_alpha_to_latent(alpha.float(), stride)
     return [[fit_ellipse(frame, threshold) for frame in clip[0]] for clip in pooled]
 
 
-def masks_from_alpha(alpha: torch.Tensor, stride: int, threshold: float = 0.3) -> torch.Tensor:
+def masks_from_alpha(
+    alpha: torch.Tensor, stride: int, fit: str = "reference", threshold: float | None = None
+) -> torch.Tensor:
     """Maps ``(B, 1, F, h, w)`` on the latent grid of an alpha video ``(B, 1, T, H, W)``: the training-time
     ``G`` of each clip (see :func:`fit_alpha_ellipses`)."""
     _, _, _, height, width = alpha.shape
-    clips = fit_alpha_ellipses(alpha, stride, threshold)
+    clips = fit_alpha_ellipses(alpha, stride, fit, threshold)
     return torch.cat([render_ellipses(e, height // stride, width // stride) for e in clips])
 
 

@@ -38,7 +38,14 @@ from ..models.rgba_vae import RGBAVAE
 from ..models.text_encoders import TextEncoder, load_text_encoder
 from ..pipelines import WanAlphaPipeline
 from ..rgba import latent_stride, random_palette_colors
-from ..sampling import DEFAULT_MU_SHIFT, DEFAULT_TIMESTEP_SHIFT, flow_scheduler, masks_from_alpha, sample_training_sigmas
+from ..sampling import (
+    DEFAULT_MU_SHIFT,
+    DEFAULT_TIMESTEP_SHIFT,
+    MASK_FITS,
+    flow_scheduler,
+    masks_from_alpha,
+    sample_training_sigmas,
+)
 from .loop import DataConfig, LoopConfig, SyntheticDataConfig, build_datasets, make_accelerator, prepare_output, train_loop
 
 ADAPTER_DIR = "dora"
@@ -84,7 +91,8 @@ class DiTTrainConfig:
     dora: DoraConfig = field(default_factory=DoraConfig)
     mu_shift: float = DEFAULT_MU_SHIFT
     timestep_shift: float = DEFAULT_TIMESTEP_SHIFT
-    mask_threshold: float = 0.3
+    mask_fit: str = "reference"
+    mask_threshold: float | None = None  # None: the fit's own (see sampling.fit_alpha_ellipses)
     caption_dropout: float = 0.0
     cache: bool = True
     data: DataConfig = field(default_factory=lambda: DataConfig(synthetic=SyntheticDataConfig()))
@@ -97,6 +105,8 @@ class DiTTrainConfig:
         self.check_latent_source()
         if not 0.0 <= self.caption_dropout < 1.0:
             raise WanAlphaError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}")
+        if self.mask_fit not in MASK_FITS:
+            raise WanAlphaError(f"mask_fit must be one of {', '.join(MASK_FITS)}, got {self.mask_fit!r}")
 
     def check_latent_source(self) -> None:
         if not self.rgba_vae:
@@ -166,7 +176,7 @@ class DiTTrainer:
             tokenizer, encoder, transformer, vae, flow_scheduler(cfg.samples.sampler, cfg.timestep_shift),
             max_sequence_length=text.max_length, fps=cfg.fps, default_height=size.height, default_width=size.width,
             default_num_frames=size.frames, text_encoder_kind="minilm" if by_name else None, mu_shift=cfg.mu_shift,
-            num_inference_steps=cfg.samples.steps, guidance_scale=cfg.samples.guidance)
+            num_inference_steps=cfg.samples.steps, guidance_scale=cfg.samples.guidance, mask_fit=cfg.mask_fit)
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
@@ -177,7 +187,8 @@ class DiTTrainer:
         device = vae.device
         rgb, alpha = batch["rgb"].to(device), batch["alpha"].to(device)
         latents = self.encode_latents(vae, rgb, alpha, generator)
-        mask = masks_from_alpha(alpha.cpu(), latent_stride(alpha, latents), self.config.mask_threshold).to(device)
+        cfg = self.config
+        mask = masks_from_alpha(alpha.cpu(), latent_stride(alpha, latents), cfg.mask_fit, cfg.mask_threshold).to(device)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             states = text.encode(list(batch["caption"]))[0].float()
