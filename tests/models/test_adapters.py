@@ -69,7 +69,10 @@ def test_distill_lora_merges_at_strength(tmp_path):
         "blocks.0.ffn.2.lora_A.weight": torch.randn(2, 64, generator=g),
         "blocks.0.ffn.2.lora_B.weight": torch.randn(32, 2, generator=g),
     }, tmp_path / "lightx2v.safetensors")
-    merge_adapter_file(model, tmp_path / "lightx2v.safetensors", strength=0.5)
+    report = merge_adapter_file(model, tmp_path / "lightx2v.safetensors", strength=0.5)
+    # one line says where the reference release's loader would differ: it ignores alpha (here 6 for rank 3)
+    assert report.differs == ["1 LoRAs scaled by alpha/rank (it ignores alpha)"]
+    assert "unlike the reference release: 1 LoRAs scaled by alpha/rank" in report.summary()
     after = model.state_dict()
     q = "blocks.1.attn1.to_q."
     assert torch.allclose(after[q + "weight"], before[q + "weight"] + 0.5 * (6.0 / 3) * up @ down, atol=1e-6)
@@ -129,7 +132,7 @@ def test_modulation_norm_and_conv_adapters(tmp_path):
     save_file({"diffusion_model.blocks.1.diff_m": diff_m, "diffusion_model.blocks.0.self_attn.norm_q.diff": norm_q,
                "diffusion_model.patch_embedding.lora_down.weight": down,
                "diffusion_model.patch_embedding.lora_up.weight": up}, tmp_path / "x.safetensors")
-    merge_adapter_file(model, tmp_path / "x.safetensors")
+    assert merge_adapter_file(model, tmp_path / "x.safetensors").differs == ["1 conv LoRAs merged (it skips them)"]
     after = model.state_dict()
     assert torch.allclose(after["blocks.1.scale_shift_table"], before["blocks.1.scale_shift_table"] + diff_m)
     assert torch.allclose(after["blocks.0.attn1.norm_q.weight"], before["blocks.0.attn1.norm_q.weight"] + norm_q)

@@ -153,11 +153,14 @@ def generate(
         print(describe_estimate(estimate, memory), file=sys.stderr)
         check_fits(estimate, device)
         torch.cuda.reset_peak_memory_stats(device)
+    # noise drawn on the device the model runs on, as diffusers' examples and the reference release draw it: a seed
+    # on a GPU gives the reference's clip (a CPU draws other numbers for the same seed)
+    seeds = torch.Generator(device=pipe._execution_device)
     written = []
     for i, (prompt, (out, prev)) in enumerate(zip(prompts, targets)):
         result = pipe(
             prompt, negative_prompt=negative_prompt, height=height, width=width, num_frames=frames,
-            num_inference_steps=steps, guidance_scale=guidance, generator=torch.Generator().manual_seed(seed + i),
+            num_inference_steps=steps, guidance_scale=guidance, generator=seeds.manual_seed(seed + i),
             mask=mask_tensor, ellipse=start, ellipse_end=end, mu=mu,
         )
         video = result.videos[0]

@@ -49,7 +49,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampler", choices=SAMPLER_CHOICES,
                    help="flow sampler: unipc and dpm++ with Wan2.1's timesteps (the reference release's unipc is the "
                    "default for --model-dir), euler as the embedded model was trained to sample (default: the model's)")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed; batch prompts use N, N+1, ... (default 0)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed, drawn on the device the model runs on (as the reference release draws it, so a "
+                   "GPU reproduces its clips; a CPU gives other clips); batch prompts use N, N+1, ... (default 0)")
     p.add_argument("--ellipse", metavar=ELLIPSE_METAVAR, help=f"where the object is: {ELLIPSE_HELP}")
     p.add_argument("--ellipse-end", metavar=ELLIPSE_METAVAR, help="move the ellipse linearly to here by the last frame")
     p.add_argument("--mask-from", metavar="ALPHA_VIDEO",

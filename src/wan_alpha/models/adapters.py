@@ -177,6 +177,17 @@ def _fuse_with_peft(transformer: WanTransformer3DModel, state_dict: dict[str, to
                 layer.to(dtypes[name])
 
 
+def _reference_differences(groups: dict[str, dict], params: Mapping[str, torch.Tensor]) -> list[str]:
+    """Plain LoRAs we merge otherwise than the reference's LightX2V loader, which multiplies ``B A`` by the strength
+    alone (no ``alpha / r``) and skips the pairs of conv weights (diffusers and ComfyUI do as we do)."""
+    loras = [(name, parts) for name, parts in groups.items()
+             if "lora_A" in parts and "lora_B" in parts and "lora_magnitude_vector" not in parts]
+    scaled = sum("alpha" in parts and float(parts["alpha"]) != parts["lora_A"].shape[0] for _, parts in loras)
+    convs = sum(params[name].ndim > 2 for name, _ in loras)
+    return ([f"{scaled} LoRAs scaled by alpha/rank (it ignores alpha)"] if scaled else []) + (
+        [f"{convs} conv LoRAs merged (it skips them)"] if convs else [])
+
+
 @torch.no_grad()
 def merge_adapter_file(transformer: WanTransformer3DModel, path: str | os.PathLike,
                        strength: float = 1.0) -> LoadReport:
@@ -201,4 +212,4 @@ def merge_adapter_file(transformer: WanTransformer3DModel, path: str | os.PathLi
         param.copy_(param.float() + strength * diff.to(param.device))
     for state_dict in state_dicts:
         _fuse_with_peft(transformer, state_dict, strength, source)
-    return LoadReport(source, used=sum(len(p) for p in groups.values()))
+    return LoadReport(source, used=sum(len(p) for p in groups.values()), differs=_reference_differences(groups, params))

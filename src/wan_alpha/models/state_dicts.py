@@ -41,13 +41,17 @@ class LoadReport:
     source: str
     used: int = 0
     ignored: dict[str, list[str]] = field(default_factory=dict)
+    differs: list[str] = field(default_factory=list)
+    """How keys used here are treated unlike the reference release's loader (said once, on the same line)."""
 
     def ignore(self, reason: str, key: str) -> None:
         self.ignored.setdefault(reason, []).append(key)
 
     def summary(self) -> str:
         skipped = "; ".join(f"{len(keys)} {reason} (e.g. {keys[0]})" for reason, keys in self.ignored.items())
-        return f"{self.source}: {self.used} tensors used" + (f"; not used: {skipped}" if skipped else "")
+        differs = "; ".join(self.differs)
+        return (f"{self.source}: {self.used} tensors used" + (f"; not used: {skipped}" if skipped else "")
+                + (f"; unlike the reference release: {differs}" if differs else ""))
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
