@@ -3,8 +3,8 @@
     python bench/compare_reference.py --reference PATH/TO/Wan-Alpha --out docs/results/reference_fidelity
 
 PATH is a checkout of the release (its ``wan/``, ``gen_gaussian_mask.py`` and the published ``gauss_mask``). The
-reference's modules are imported from there, with their own dependencies: ``pip install opencv-python-headless
-ftfy regex``. Nothing here is downloaded. Sections (each prints its measured difference):
+reference's modules are imported from there; besides our dependencies they need ``pip install regex``. Nothing
+here is downloaded. Sections (each prints its measured difference):
 
 1. sampler: Wan's ``FlowUniPCMultistepScheduler`` / ``FlowDPMSolverMultistepScheduler`` (driven as
    ``text2video_dora_lightx2v.py`` drives them) against our ``unipc`` / ``dpm++``, diffusers' own flow spacing and

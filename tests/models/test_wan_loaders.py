@@ -42,6 +42,25 @@ def test_original_dit_layout_loads_identically(tmp_path):
     assert torch.allclose(dit_out(loaded), dit_out(model), atol=1e-5)
 
 
+def test_a_bf16_dit_keeps_norms_time_embedder_and_modulation_in_float32(tmp_path):
+    # as diffusers' from_pretrained(torch_dtype=bf16) keeps them, and as the reference computes them (float32)
+    torch.manual_seed(0)
+    model = build_dit(DIT).eval()
+    randomize(model)
+    write_original_dit(model, tmp_path / "orig")
+    model.save_pretrained(tmp_path / "diffusers" / "transformer")
+    original = load_wan_transformer(tmp_path / "orig", dtype=torch.bfloat16)
+    diffusers = load_wan_transformer(tmp_path / "diffusers", dtype=torch.bfloat16)
+    params = dict(model.named_parameters())
+    for name, param in original.named_parameters():
+        other = dict(diffusers.named_parameters())[name]
+        assert param.dtype == other.dtype, name
+        if param.dtype == torch.float32:  # exact, not rounded through bfloat16 on the way
+            assert torch.equal(param, params[name]), name
+    kept = [n for n, p in original.named_parameters() if p.dtype == torch.float32]
+    assert any("scale_shift_table" in n for n in kept) and any("time_embedder" in n for n in kept)
+
+
 def test_original_dit_wrong_shape_is_named(tmp_path):
     torch.manual_seed(0)
     write_original_dit(build_dit(DIT), tmp_path)

@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 from wan_alpha.cli import main
 from wan_alpha.io import read_video
 from wan_alpha.pipelines import WanAlphaPipeline
-from wan_alpha.pipelines.wan_alpha import WAN_NEGATIVE_PROMPT
+from wan_alpha.pipelines.wan_alpha import REFERENCE_NEGATIVE_PROMPT
 from wan_alpha.sampling import resize_mask
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -40,7 +40,7 @@ def test_the_default_recipe_samples_wan_unipc_timesteps_without_cfg(distilled):
     finally:
         hook.remove()
     assert seen == [[999], [937], [833], [624]]  # 4 steps, one pass each (no CFG), the release's UniPC timesteps
-    assert pipe.config.negative_prompt == WAN_NEGATIVE_PROMPT  # used as soon as CFG is turned on
+    assert pipe.config.negative_prompt == REFERENCE_NEGATIVE_PROMPT  # used as soon as CFG is turned on
 
 
 def test_prompts_reach_umt5_cleaned_as_wan_cleans_them(distilled):

@@ -14,7 +14,7 @@ from wan_alpha.cli.generate import generate
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.pipelines import WanAlphaFiles, WanAlphaPipeline
 from wan_alpha.pipelines.memory import MemorySettings
-from wan_alpha.pipelines.wan_alpha import WAN_NEGATIVE_PROMPT
+from wan_alpha.pipelines.wan_alpha import REFERENCE_NEGATIVE_PROMPT
 from wan_alpha.sampling.schedules import WanFlowUniPCScheduler, scheduler_shift
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -38,7 +38,7 @@ def test_from_wan_files_equals_native_pipeline(wan_files):
 
     assert (pipe.config.num_inference_steps, pipe.config.guidance_scale) == (50, 5.0)  # no distill LoRA: Wan's recipe
     assert isinstance(pipe.scheduler, WanFlowUniPCScheduler) and scheduler_shift(pipe.scheduler) == 5.0  # the reference's
-    assert pipe.config.negative_prompt == WAN_NEGATIVE_PROMPT and native.config.negative_prompt == ""
+    assert pipe.config.negative_prompt == REFERENCE_NEGATIVE_PROMPT and native.config.negative_prompt == ""
 
     plain = WanAlphaPipeline.from_wan_files(root, vae_file=root / "decoder.safetensors", dtype=torch.float32)
     plain.register_to_config(max_sequence_length=16)

@@ -40,7 +40,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
                    "default: the embedded tiny model shipped in the package")
     p.add_argument("--prompts-file", metavar="F", help="one prompt per line; -o and --preview then name folders")
     p.add_argument("--negative-prompt", metavar="TEXT", help="what to avoid, used with --guidance > 1 (default: the model's; "
-                   "Wan2.1's own for --model-dir, as the reference release uses)")
+                   "the reference release's for --model-dir)")
     p.add_argument("--frames", type=int, metavar="N", help="frame count, 1 + 4k (default: the model's)")
     p.add_argument("--size", metavar="WxH", help="frame size, multiples of 16 (default: the model's)")
     p.add_argument("--steps", type=int, metavar="N", help="sampling steps (default: the model's, 8 for the embedded one)")

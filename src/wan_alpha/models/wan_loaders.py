@@ -65,11 +65,12 @@ def load_wan_transformer(model_dir: str | os.PathLike, dtype: torch.dtype = torc
     files = _original_dit_files(model_dir)
     if not (model_dir / "config.json").is_file():
         raise WanAlphaError(f"{model_dir} has DiT weights but no config.json next to them")
+    keep = set(WanTransformer3DModel._keep_in_fp32_modules)  # norms, time embedder, modulation: float32, as diffusers
     state_dict = {}
     for file in files:  # shard by shard, cast as we go: peak RAM ~ one model in `dtype`
-        for key, value in read_state_dict(file).items():
-            state_dict[key] = value.to(dtype, copy=True)  # owned and aligned, not a view of the file buffer
-    state_dict = {new: state_dict[old] for old, new in wan_dit_names(state_dict).items()}
+        shard = read_state_dict(file)
+        for old, new in wan_dit_names(shard).items():  # owned and aligned copies, not views of the file buffer
+            state_dict[new] = shard[old].to(torch.float32 if keep & set(new.split(".")) else dtype, copy=True)
     text_weight = state_dict.get("condition_embedder.text_embedder.linear_1.weight")
     config = dit_config_from_original(json.loads((model_dir / "config.json").read_text()),
                                       text_weight.shape[1] if text_weight is not None else 4096)

@@ -42,9 +42,9 @@ from ..sampling import (
 from .wan_files import WanAlphaFiles, load_wan_alpha_components
 
 
-WAN_NEGATIVE_PROMPT = "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
-"""Wan2.1's default negative prompt (its ``sample_neg_prompt``): the reference release guides away from it whenever
-CFG is on and the user gives none, so the real-scale pipeline does too."""
+REFERENCE_NEGATIVE_PROMPT = "色调艳丽，过曝，静态，细节模糊不清，字幕，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
+"""The reference release's default negative prompt (``generate_dora_lightx2v_mask.py --n_prompt``: Wan2.1's own
+without 风格，作品，画作): with CFG on and no negative prompt given, the real-scale pipeline guides away from it too."""
 
 def check_video_size(height: int, width: int, num_frames: int, patch: int, stride: int) -> None:
     """Refuse sizes that are not a multiple of the VAE's stride x the DiT's patch (8 x 2 = 16 for Wan2.1) and
@@ -166,7 +166,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
                               rgb_decoder, alpha_decoder)
         components, reports = load_wan_alpha_components(files, dtype, merge_device, vae_dtype)
         recipe = dict(num_inference_steps=4, guidance_scale=1.0) if distill_lora is not None else {}
-        recipe["negative_prompt"] = WAN_NEGATIVE_PROMPT
+        recipe["negative_prompt"] = REFERENCE_NEGATIVE_PROMPT
         pipe = cls(**components, scheduler=flow_scheduler(sampler, shift), **recipe)
         pipe.load_reports = reports
         return pipe
