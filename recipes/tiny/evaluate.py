@@ -26,6 +26,8 @@ from wan_alpha.eval import alpha_shares, dtssd, over_background_psnr, psnr
 from wan_alpha.eval.reconstruction import clip_arrays
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.rgba import Ellipse, black_background, latent_frame_spans
+from wan_alpha.sampling import SAMPLERS, flow_scheduler
+from wan_alpha.sampling.schedules import scheduler_shift
 
 PROMPTS_FILE = Path(__file__).with_name("prompts_heldout.txt")  # also `ablate-dit --prompts`
 PROMPTS = read_prompts(PROMPTS_FILE)
@@ -189,12 +191,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="sampling steps for the generation checks (default: the model's)")
     parser.add_argument("--guidance", type=float,
                         help="guidance scale for the generation checks (default: the model's)")
+    parser.add_argument("--sampler", choices=SAMPLERS, help="flow sampler for every generation (default: the model's)")
 
 
 def run(args: argparse.Namespace) -> None:
     torch.set_flush_denormal(True)
     pipe = WanAlphaPipeline.from_pretrained(args.model)
     pipe.set_progress_bar_config(disable=True)
+    if args.sampler is not None:
+        pipe.scheduler = flow_scheduler(args.sampler, scheduler_shift(pipe.scheduler))
     c = pipe.config
     sampling = {k: v for k, v in (("num_inference_steps", args.steps), ("guidance_scale", args.guidance))
                 if v is not None}
@@ -202,7 +207,7 @@ def run(args: argparse.Namespace) -> None:
     guidance = sampling.get("guidance_scale", c.guidance_scale)
     report = {
         "model": Path(args.model).name,
-        "defaults": f"{steps} steps, guidance {guidance}, mu {c.mu_shift}",
+        "defaults": f"{steps} {args.sampler + ' ' if args.sampler else ''}steps, guidance {guidance}, mu {c.mu_shift}",
         "generation": generation_section(pipe, **sampling),
         "steps": steps_section(pipe, PROMPTS[:4]) if not args.skip_steps else {"reference_steps": REFERENCE_STEPS, "rows": {}},
         "vae": vae_section(pipe.vae, args.emoji_manifest),

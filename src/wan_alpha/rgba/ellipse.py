@@ -116,6 +116,15 @@ def _coverage(xs: np.ndarray, ys: np.ndarray, cx: float, cy: float, a: float, b:
     return float(np.mean((xr / (a / 2)) ** 2 + (yr / (b / 2)) ** 2 <= 1.0))
 
 
+def _cells_above(frame: np.ndarray | torch.Tensor, threshold: float, fit: str) -> tuple[np.ndarray, ...]:
+    """One frame ``(H, W)`` as float64 and the column and row indices of its values above ``threshold``."""
+    frame = torch.as_tensor(frame).detach().cpu().double().numpy()
+    if frame.ndim != 2:
+        raise WanAlphaError(f"{fit} takes one frame (H, W), got shape {frame.shape}")
+    ys, xs = np.nonzero(frame > threshold)
+    return frame, xs, ys
+
+
 def fit_ellipse(
     alpha_frame: np.ndarray | torch.Tensor,
     threshold: float = 0.3,
@@ -130,10 +139,7 @@ def fit_ellipse(
     inside (objects are rarely ellipses; the reference grows until 98 % are covered). Returns
     ``None`` when no pixel passes the threshold (a fully transparent frame).
     """
-    frame = torch.as_tensor(alpha_frame).detach().cpu().double().numpy()
-    if frame.ndim != 2:
-        raise WanAlphaError(f"fit_ellipse takes one alpha frame (H, W), got shape {frame.shape}")
-    ys, xs = np.nonzero(frame > threshold)
+    frame, xs, ys = _cells_above(alpha_frame, threshold, "fit_ellipse")
     if len(xs) == 0:
         return None
     xs, ys = xs + 0.5, ys + 0.5
@@ -189,10 +195,7 @@ def fit_ellipse_extent(
     shape cells lie inside (at most ``max_tries`` sizes, keeping the best). ``None`` when no cell passes.
     Parameters default to the release's ``gen_gaussian_mask.py`` run (its function defaults: 0.6 and 8 tries).
     """
-    frame = torch.as_tensor(cells).detach().cpu().double().numpy()
-    if frame.ndim != 2:
-        raise WanAlphaError(f"fit_ellipse_extent takes one latent frame (h, w), got shape {frame.shape}")
-    ys, xs = np.nonzero(frame > shape_threshold)
+    frame, xs, ys = _cells_above(cells, shape_threshold, "fit_ellipse_extent")
     if len(xs) == 0:
         return None
     if len(xs) < 5:
