@@ -117,7 +117,8 @@ def compare_prompts(ref: Path) -> dict:
 
 # ----------------------------------------------------------------------------- 3. mask file + shift
 def compare_mask_shift(ref: Path) -> dict:
-    published = torch.load(ref / "gauss_mask", weights_only=False, map_location="cpu")  # as the release loads it
+    # the release unpickles it in full; a plain tensor file reads the same with weights_only, running no pickled code
+    published = torch.load(ref / "gauss_mask", weights_only=True, map_location="cpu")
     ours = load_mask(ref / "gauss_mask")
     noise = torch.randn(16, ours.shape[2], 60, 104, generator=torch.Generator().manual_seed(0))  # an 832x480 clip
     gauss = published.clone().to(dtype=torch.bfloat16).unsqueeze(1)  # text2video_dora_lightx2v.generate_mask
