@@ -56,7 +56,9 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask-from", metavar="ALPHA_VIDEO",
                    help="fit ellipses to an RGBA video's alpha (or a grayscale matte), one per latent frame")
     p.add_argument("--mask-fit", choices=MASK_FIT_CHOICES, help=f"with --mask-from: {MASK_FIT_HELP}")
-    p.add_argument("--mask", metavar="MASK", help="a mask file from `wan-alpha mask fit|draw` (.npy, .pt or video)")
+    p.add_argument("--mask", metavar="MASK", help="a mask file: torch or NumPy (any name, e.g. the reference release's "
+                   "gauss_mask) or a grayscale video, one map per latent frame on any grid (resized to the clip's); "
+                   "`wan-alpha mask fit|draw` make them")
     p.add_argument("--shift-mean", type=float, metavar="MU",
                    help="noise mean shift on the transparent side (default: the value the model was trained with)")
     p.add_argument("--preview", metavar="OUT.mp4", help="also write a checkerboard H.264 preview")
