@@ -3,7 +3,9 @@
 Layers, lowest first (a module may import its own package and lower layers, nothing else; packages of one layer
 are independent of each other):
 
-    errors < config < rgba < io < data | models | sampling < losses < pipelines < train < eval < cli
+    errors < config < rgba < io < data | models | sampling < losses < pipelines < train < eval < cli | comfyui
+
+The ComfyUI nodes (``comfyui``) are an entry point for ComfyUI alone: no other part imports them.
 
 Every import counts, at module level or inside a function: a function-local import does not make a cycle go away.
 """
@@ -17,7 +19,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wan_alpha"
 LAYERS = [("errors",), ("config",), ("rgba",), ("io",), ("data", "models", "sampling"), ("losses",), ("pipelines",),
-          ("train",), ("eval",), ("cli",), ("__main__",)]
+          ("train",), ("eval",), ("cli", "comfyui"), ("__main__",)]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
 
@@ -67,6 +69,12 @@ def test_imports_run_one_way(module):
     upward = [f"line {line}: {own} imports {part}" for line, part in imported_parts(module)
               if part != own and RANK[part] >= RANK[own]]
     assert not upward, upward
+
+
+def test_nothing_imports_the_comfyui_nodes():
+    importers = [f"{m.relative_to(PACKAGE)} line {line}" for m in MODULES if part_of(m) != "comfyui"
+                 for line, part in imported_parts(m) if part == "comfyui"]
+    assert not importers, importers
 
 
 def test_the_layering_check_sees_function_local_and_relative_imports(tmp_path, monkeypatch):
