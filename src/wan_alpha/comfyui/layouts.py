@@ -35,12 +35,19 @@ WAN21_LATENTS_STD = (2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0
 normalises every Wan2.1 latent with, whatever VAE made it."""
 
 
+def check_video_latent(samples: torch.Tensor, channels: int | None = None) -> None:
+    """Refuse anything but a plain video latent ``[B, C, F, h, w]`` (``channels`` of them if given): an image latent,
+    or the nested audio + video latents some ComfyUI models use."""
+    nested = getattr(samples, "is_nested", False)
+    if nested or samples.ndim != 5 or channels not in (None, samples.shape[1]):
+        raise WanAlphaError(f"expected a Wan2.1 video latent [B, {channels or 'C'}, F, h, w], got "
+                            f"{'a nested latent' if nested else tuple(samples.shape)}: connect the LATENT of "
+                            "EmptyHunyuanLatentVideo or of a Wan2.1 sampler")
+
+
 def normalize_comfy_latent(samples: torch.Tensor) -> torch.Tensor:
     """A ComfyUI Wan ``LATENT["samples"]`` (raw) -> the normalised latent the DiT produced (float32)."""
-    if getattr(samples, "is_nested", False) or samples.ndim != 5 or samples.shape[1] != len(WAN21_LATENTS_MEAN):
-        shape = "nested" if getattr(samples, "is_nested", False) else tuple(samples.shape)
-        raise WanAlphaError(f"expected a Wan2.1 video latent [B, 16, F, h, w], got {shape}: connect the LATENT of a "
-                            "Wan2.1 sampler (EmptyHunyuanLatentVideo + SamplerCustomAdvanced)")
+    check_video_latent(samples, len(WAN21_LATENTS_MEAN))
     shape = (1, -1, 1, 1, 1)
     mean = torch.tensor(WAN21_LATENTS_MEAN, device=samples.device).view(shape)
     std = torch.tensor(WAN21_LATENTS_STD, device=samples.device).view(shape)

@@ -24,9 +24,25 @@ from ..models.reference_vae import load_merged_decoder, load_reference_rgba_vae
 from ..models.rgba_vae import RGBAVAE
 from ..models.wan_loaders import load_wan_vae
 from ..rgba import Ellipse
-from ..sampling import DEFAULT_ELLIPSE, DEFAULT_MU_SHIFT, MASK_FITS, check_mask, fit_alpha_ellipses, render_ellipses
-from ..sampling import resolve_mask, shift_noise
-from .layouts import COMFY_MASK, MASK_MEANS, alpha_of, clip_to_frames, frames_to_clip, normalize_comfy_latent
+from ..sampling import (
+    DEFAULT_ELLIPSE,
+    DEFAULT_MU_SHIFT,
+    MASK_FITS,
+    check_mask,
+    fit_alpha_ellipses,
+    render_ellipses,
+    resolve_mask,
+    shift_noise,
+)
+from .layouts import (
+    COMFY_MASK,
+    MASK_MEANS,
+    alpha_of,
+    check_video_latent,
+    clip_to_frames,
+    frames_to_clip,
+    normalize_comfy_latent,
+)
 
 CATEGORY = "wan-alpha"
 ELLIPSES = "WAN_ALPHA_ELLIPSES"
@@ -71,9 +87,7 @@ class MeanShiftedNoise:
 
     def generate_noise(self, input_latent: dict) -> torch.Tensor:
         samples = input_latent["samples"]
-        if getattr(samples, "is_nested", False) or samples.ndim != 5:
-            shape = "nested" if getattr(samples, "is_nested", False) else tuple(samples.shape)
-            raise WanAlphaError(f"the transparency noise needs a video latent [B, C, F, h, w], got {shape}")
+        check_video_latent(samples)
         noise = self.noise.generate_noise(input_latent)
         maps = self.maps(*samples.shape[2:])
         if maps.shape[0] not in (1, noise.shape[0]):
