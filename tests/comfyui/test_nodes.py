@@ -156,7 +156,7 @@ def test_moving_ellipse_starts_and_ends_where_asked():
     assert columns[0] == 2 and columns[-1] == 7 and (columns.diff() >= 0).all()
 
 
-def test_mask_file_noise_and_a_mask_with_the_wrong_frame_count(tmp_path):
+def test_mask_file_noise_and_a_mask_with_the_wrong_frame_count(tmp_path, monkeypatch):
     mask = torch.rand(3, 6, 10)
     save_mask(tmp_path / "g.npy", mask)
     noise = shifted(source="mask file", mask_file=str(tmp_path / "g.npy"), shift_dtype="float32")
@@ -165,8 +165,18 @@ def test_mask_file_noise_and_a_mask_with_the_wrong_frame_count(tmp_path):
     assert torch.allclose(shift, (0.05 * (1 - mask)).expand_as(shift), atol=1e-6)
     with pytest.raises(WanAlphaError, match="has 3 latent frames .* but the video has 5"):
         noise.generate_noise(empty_latent(frames=5))
-    with pytest.raises(WanAlphaError, match="mask_file is empty"):
+    with pytest.raises(WanAlphaError, match="give the mask_file"):
         shifted(source="mask file")
+
+    class FolderPaths:  # ComfyUI's folder_paths: a bare name is looked up in ComfyUI's input folder
+        @staticmethod
+        def get_input_directory():
+            return str(tmp_path)
+
+    monkeypatch.setitem(sys.modules, "folder_paths", FolderPaths)
+    assert torch.equal(shifted(source="mask file", mask_file="g.npy", shift_dtype="float32").generate_noise(latent), noise.generate_noise(latent))
+    with pytest.raises(WanAlphaError, match="nope.npy does not exist .* ComfyUI's input folder"):
+        shifted(source="mask file", mask_file="nope.npy")
 
 
 def test_the_noise_keeps_randomnoises_batch_index():

@@ -148,9 +148,7 @@ class WanAlphaMeanShiftNoise:
                                     "Wan-Alpha Fit Ellipses")
             maps = partial(_fitted_maps, ellipses)
         else:
-            if not mask_file.strip():
-                raise WanAlphaError("source is 'mask file' but mask_file is empty: give the path of a mask file")
-            maps = partial(resolve_mask, mask=load_mask(mask_file.strip()))
+            maps = partial(resolve_mask, mask=load_mask(_comfy_file(mask_file, "mask_file", "input")))
         return (MeanShiftedNoise(noise, maps, mu_shift, SHIFT_DTYPES[shift_dtype]),)
 
 
@@ -187,8 +185,9 @@ class WanAlphaFitEllipses:
         return clips, maps[..., None].expand(-1, -1, -1, 3).contiguous()
 
 
-def _model_file(path: str, what: str) -> Path:
-    """``path`` as given, or a name in ComfyUI's ``models/vae`` folder when ComfyUI is running."""
+def _comfy_file(path: str, what: str, kind: str = "vae") -> Path:
+    """``path`` as given, else (when ComfyUI runs the node) a name in its ``models/vae`` folder (``kind`` "vae")
+    or its ``input`` folder (``kind`` "input")."""
     path = path.strip()
     if not path:
         raise WanAlphaError(f"give the {what}")
@@ -197,11 +196,13 @@ def _model_file(path: str, what: str) -> Path:
     try:
         import folder_paths  # ComfyUI's own module: only there when ComfyUI runs the node
 
-        found = folder_paths.get_full_path("vae", path)
+        found = (folder_paths.get_full_path("vae", path) if kind == "vae"
+                 else os.path.join(folder_paths.get_input_directory(), path))
     except ImportError:
         found = None
-    if found is None:
-        raise WanAlphaError(f"{what} {path} does not exist (neither as a path nor in ComfyUI's models/vae)")
+    if found is None or not Path(found).exists():
+        where = "models/vae" if kind == "vae" else "input"
+        raise WanAlphaError(f"{what} {path} does not exist (neither as a path nor in ComfyUI's {where} folder)")
     return Path(found)
 
 
@@ -212,21 +213,21 @@ def load_rgba_vae(source: str, path: str, alpha_path: str = "", base_vae: str = 
     VAEs in the original key layout whose decoders are the merged RGB and alpha decoders (the RGB file also
     serves as the base unless ``base_vae`` is given)."""
     if source == RGBA_VAE_FOLDER:
-        folder = _model_file(path, "RGBA VAE folder")
+        folder = _comfy_file(path, "RGBA VAE folder")
         vae = RGBAVAE.from_pretrained(folder / "vae" if (folder / "vae" / "config.json").is_file() else folder)
         if vae.config.lora_rank:
             vae.merge_lora()
         return vae
     if source == REFERENCE_FILE:
-        base = load_wan_vae(_model_file(base_vae, "Wan2.1 VAE in base_vae (wan_2.1_vae.safetensors or Wan2.1_VAE.pth): "
+        base = load_wan_vae(_comfy_file(base_vae, "Wan2.1 VAE in base_vae (wan_2.1_vae.safetensors or Wan2.1_VAE.pth): "
                                                   "decoder.bin holds only what Wan-Alpha changes"))
-        vae, _ = load_reference_rgba_vae(base, _model_file(path, "reference decoder.bin"), require_fusion=False)
+        vae, _ = load_reference_rgba_vae(base, _comfy_file(path, "reference decoder.bin"), require_fusion=False)
         vae.merge_lora()
         return vae
     if source == COMFY_PAIR:
-        rgb = _model_file(path, "RGB decoder (wan_alpha_2.1_vae_rgb_channel)")
-        alpha = _model_file(alpha_path, "alpha decoder (wan_alpha_2.1_vae_alpha_channel) in alpha_path")
-        vae = RGBAVAE.from_base(load_wan_vae(_model_file(base_vae, "Wan2.1 VAE in base_vae") if base_vae.strip() else rgb),
+        rgb = _comfy_file(path, "RGB decoder (wan_alpha_2.1_vae_rgb_channel)")
+        alpha = _comfy_file(alpha_path, "alpha decoder (wan_alpha_2.1_vae_alpha_channel) in alpha_path")
+        vae = RGBAVAE.from_base(load_wan_vae(_comfy_file(base_vae, "Wan2.1 VAE in base_vae") if base_vae.strip() else rgb),
                                 lora_rank=0)
         if base_vae.strip():
             load_merged_decoder(vae, "rgb", rgb)
