@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import AutoencoderKLWan
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from tests.comfyui.harness import (
     Link,
@@ -308,6 +308,22 @@ def test_reference_and_comfyui_files_decode_as_the_native_model(reference_files,
         rgb, alpha = vae.decode(latent)
     assert torch.allclose(image, ((rgb[0] + 1) / 2).clamp(0, 1).permute(1, 2, 3, 0), atol=1e-5)
     assert torch.allclose(mask, 1 - alpha[0, 0], atol=1e-5)
+
+
+def test_a_decoder_only_pair_needs_the_base_vae(reference_files, tmp_path):
+    """Should ComfyUI's files hold only the decoders, the RGB file cannot be the base: the node says what to give."""
+    folder, vae = reference_files
+    for which in ("rgb", "alpha"):
+        full = load_file(folder / f"wan_alpha_2.1_vae_{which}_channel.safetensors")
+        save_file({k: v for k, v in full.items() if not k.startswith(("encoder.", "conv1."))}, tmp_path / f"{which}.safetensors")
+    pair = {"source": "comfyui rgb+alpha pair", "path": str(tmp_path / "rgb.safetensors"),
+            "alpha_path": str(tmp_path / "alpha.safetensors")}
+    with pytest.raises(WanAlphaError, match="is not a whole Wan2.1 VAE.*give the Wan2.1 VAE .* in base_vae"):
+        run(Loader, **pair)
+    (loaded,) = run(Loader, **pair, base_vae=str(folder / "wan_2.1_vae.safetensors"))
+    latent = torch.randn(1, 16, 1, 2, 2)
+    with torch.no_grad():
+        assert torch.allclose(decoded(loaded, latent)[1], 1 - vae.decode(latent)[1][0, 0], atol=1e-5)
 
 
 def test_loader_names_missing_files_and_finds_names_in_comfyuis_vae_folder(reference_files, monkeypatch):

@@ -22,6 +22,7 @@ from ..io import DEFAULT_FPS, FORMATS, RGBAVideo, write_video
 from ..io.masks import load_mask
 from ..models.reference_vae import load_merged_decoder, load_reference_rgba_vae
 from ..models.rgba_vae import RGBAVAE
+from ..models.state_dicts import CheckpointMismatch
 from ..models.wan_loaders import load_wan_vae
 from ..rgba import Ellipse
 from ..sampling import (
@@ -115,7 +116,8 @@ class WanAlphaMeanShiftNoise:
                 **_ellipse_inputs("", "object ellipse (start)"),
                 **_ellipse_inputs("end_", "end ellipse (moving ellipse)"),
                 "mu_shift": ("FLOAT", {"default": DEFAULT_MU_SHIFT, "min": 0.0, "max": 1.0, "step": 0.005,
-                                       "tooltip": "noise mean shift on the transparent side; 0.05 as trained"}),
+                                       "tooltip": "noise mean shift on the transparent side: the model's own "
+                                       "(0.05 for the released Wan-Alpha, 1.0 for the embedded tiny model)"}),
                 "shift_dtype": (list(SHIFT_DTYPES), {"default": "bfloat16"}),
             },
             "optional": {
@@ -227,9 +229,16 @@ def load_rgba_vae(source: str, path: str, alpha_path: str = "", base_vae: str = 
     if source == COMFY_PAIR:
         rgb = _comfy_file(path, "RGB decoder (wan_alpha_2.1_vae_rgb_channel)")
         alpha = _comfy_file(alpha_path, "alpha decoder (wan_alpha_2.1_vae_alpha_channel) in alpha_path")
-        vae = RGBAVAE.from_base(load_wan_vae(_comfy_file(base_vae, "Wan2.1 VAE in base_vae") if base_vae.strip() else rgb),
-                                lora_rank=0)
-        if base_vae.strip():
+        base_file = _comfy_file(base_vae, "Wan2.1 VAE in base_vae") if base_vae.strip() else rgb
+        try:
+            base = load_wan_vae(base_file)
+        except CheckpointMismatch as err:
+            if base_file != rgb:
+                raise
+            raise WanAlphaError(f"{rgb} is not a whole Wan2.1 VAE, so it cannot serve as the base ({err}): give the "
+                                "Wan2.1 VAE (wan_2.1_vae.safetensors) in base_vae") from err
+        vae = RGBAVAE.from_base(base, lora_rank=0)
+        if base_file != rgb:
             load_merged_decoder(vae, "rgb", rgb)
         load_merged_decoder(vae, "alpha", alpha)
         return vae
@@ -298,7 +307,10 @@ class WanAlphaDecode:
     def decode(self, samples: dict, rgba_vae: RGBAVAE, tiled: bool, mask_means: str) -> tuple[torch.Tensor, torch.Tensor]:
         latent = normalize_comfy_latent(samples["samples"])  # undo ComfyUI's Wan21 scaling; the VAE applies its own
         device, home = _torch_device(), rgba_vae.device
-        rgba_vae.enable_tiling() if tiled else rgba_vae.disable_tiling()
+        if tiled:
+            rgba_vae.enable_tiling()
+        else:
+            rgba_vae.disable_tiling()
         rgba_vae.to(device)
         try:
             with torch.no_grad():
