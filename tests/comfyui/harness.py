@@ -7,7 +7,8 @@ What is mirrored, from ComfyUI's source (``execution.py`` input validation, ``co
   (INT, FLOAT, STRING, BOOLEAN) and checked against ``min``/``max``, combo values one of the listed options, and a
   connection only accepted from an output of the same type; then ``getattr(node(), FUNCTION)(**inputs)``;
 * the result is a tuple with one value per ``RETURN_TYPES``, or for an ``OUTPUT_NODE`` a dict with ``ui`` and
-  ``result``; IMAGE, MASK and NOISE values are checked for ComfyUI's layouts;
+  ``result``; IMAGE, MASK and NOISE values are checked for ComfyUI's layouts; nodes run under
+  ``torch.inference_mode()``, as ``PromptExecutor.execute`` runs them;
 * :class:`RandomNoise` behaves as core's ``Noise_RandomNoise`` with ``prepare_noise`` (CPU generator seeded with
   ``torch.manual_seed(seed)``, one draw per batch index when the latent has ``batch_index``).
 """
@@ -116,7 +117,8 @@ def call(node: type, **inputs: Any) -> tuple[tuple, dict | None]:
     """Validate ``inputs`` (widget defaults filled in, as the page does), call the node, check its outputs.
     Returns the outputs and, for an output node, its ``ui`` dict."""
     kwargs = validate(node, {**widget_defaults(node), **inputs})
-    out, ui = getattr(node(), node.FUNCTION)(**kwargs), None
+    with torch.inference_mode():  # PromptExecutor.execute runs every node under inference mode
+        out, ui = getattr(node(), node.FUNCTION)(**kwargs), None
     if isinstance(out, dict):
         assert getattr(node, "OUTPUT_NODE", False), f"{node.__name__} returned a dict but is no OUTPUT_NODE"
         ui, out = out.get("ui"), out.get("result", ())
