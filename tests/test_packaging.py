@@ -52,5 +52,6 @@ def test_wheel_ships_configs_and_nested_assets(tmp_path):
 
     expected = {f"wan_alpha/configs/{p.name}" for p in (SOURCE / "configs").glob("*.yaml")}
     expected |= {"wan_alpha/configs/_probe.yaml", "wan_alpha/assets/deep/er/_probe.bin"}
-    expected |= {f"wan_alpha/comfyui/examples/{p.name}" for p in (SOURCE / "comfyui" / "examples").glob("*.json")}
+    workflows = (SOURCE / "comfyui" / "example_workflows").glob("*.json")
+    expected |= {f"wan_alpha/comfyui/example_workflows/{p.name}" for p in workflows}
     assert expected <= names, sorted(expected - names)

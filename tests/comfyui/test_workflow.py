@@ -12,7 +12,9 @@ import pytest
 from tests.comfyui.harness import Link, declared_inputs, is_widget, validate
 from wan_alpha.comfyui import NODE_CLASS_MAPPINGS
 
-WORKFLOW = Path(__file__).resolve().parents[2] / "src" / "wan_alpha" / "comfyui" / "examples" / "wan_alpha_t2v.json"
+WORKFLOW = Path(__file__).resolve().parents[2] / "src/wan_alpha/comfyui/example_workflows/wan_alpha_t2v.json"
+"""``example_workflows/*.json`` of a custom-node folder: what ComfyUI's template browser lists
+(``app/custom_node_manager.py``), so a symlinked install shows it there."""
 SEED = "control_after_generate"
 """The page stores a seed widget's 'fixed' / 'randomize' choice as one more widget value."""
 CORE = {
