@@ -34,6 +34,17 @@ CORE = {
                                "latent_image": "LATENT"}, [], ["LATENT", "LATENT"]),
 }
 
+CORE_CHOICES = {
+    # combo widgets of core nodes and values they offer (comfy/samplers.py SAMPLER_NAMES / SCHEDULER_NAMES,
+    # nodes.py UNETLoader / CLIPLoader; a subset of each list)
+    ("UNETLoader", "weight_dtype"): {"default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2"},
+    ("CLIPLoader", "type"): {"stable_diffusion", "stable_cascade", "sd3", "stable_audio", "mochi", "ltxv", "wan"},
+    ("CLIPLoader", "device"): {"default", "cpu"},
+    ("KSamplerSelect", "sampler_name"): {"euler", "euler_ancestral", "dpmpp_2m", "uni_pc", "uni_pc_bh2", "lcm"},
+    ("BasicScheduler", "scheduler"): {"normal", "karras", "exponential", "simple", "beta"},
+    ("RandomNoise", SEED): {"fixed", "increment", "decrement", "randomize"},
+}
+
 
 def interface(node_type: str) -> tuple[dict[str, str], list[str], list[str], set[str]]:
     """(connection inputs -> type, widget names in order, output types, required connections) of a node type."""
@@ -85,6 +96,8 @@ def test_every_node_has_its_connections_and_valid_widgets(workflow, node_id):
     assert {n for n, i in slots.items() if i["link"] is not None} >= required, node["type"]
     assert [o["type"] for o in node["outputs"]] == outputs
     assert len(node["widgets_values"]) == len(widgets), node["type"]
+    for widget, value in zip(widgets, node["widgets_values"]):
+        assert value in CORE_CHOICES.get((node["type"], widget), {value}), (node["type"], widget, value)
     if node["type"] in NODE_CLASS_MAPPINGS:  # our widgets: types, ranges and combo options as ComfyUI checks them
         validate(NODE_CLASS_MAPPINGS[node["type"]], {**dict(zip(widgets, node["widgets_values"])),
                                                       **{n: Link(None, connections[n]) for n in required}})
