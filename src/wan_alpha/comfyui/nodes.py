@@ -13,17 +13,13 @@ import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..errors import WanAlphaError
 from ..io import DEFAULT_FPS, FORMATS, RGBAVideo, write_video
 from ..io.masks import load_mask
-from ..models.reference_vae import load_merged_decoder, load_reference_rgba_vae
-from ..models.rgba_vae import RGBAVAE
-from ..models.state_dicts import CheckpointMismatch
-from ..models.wan_loaders import load_wan_vae
 from ..rgba import Ellipse
 from ..sampling import (
     DEFAULT_ELLIPSE,
@@ -44,6 +40,9 @@ from .layouts import (
     frames_to_clip,
     normalize_comfy_latent,
 )
+
+if TYPE_CHECKING:
+    from ..models.rgba_vae import RGBAVAE
 
 CATEGORY = "wan-alpha"
 ELLIPSES = "WAN_ALPHA_ELLIPSES"
@@ -214,6 +213,12 @@ def load_rgba_vae(source: str, path: str, alpha_path: str = "", base_vae: str = 
     ``wan_alpha_2.1_vae_rgb_channel`` (``path``) / ``_alpha_channel`` (``alpha_path``) pair, two full Wan2.1
     VAEs in the original key layout whose decoders are the merged RGB and alpha decoders (the RGB file also
     serves as the base unless ``base_vae`` is given)."""
+    # diffusers and peft load here, not when ComfyUI imports the nodes at start-up
+    from ..models.reference_vae import load_merged_decoder, load_reference_rgba_vae
+    from ..models.rgba_vae import RGBAVAE
+    from ..models.state_dicts import CheckpointMismatch
+    from ..models.wan_loaders import load_wan_vae
+
     if source == RGBA_VAE_FOLDER:
         folder = _comfy_file(path, "RGBA VAE folder")
         vae = RGBAVAE.from_pretrained(folder / "vae" if (folder / "vae" / "config.json").is_file() else folder)
