@@ -18,6 +18,12 @@ def test_latent_frame_count_rejects_non_4k_plus_1(frames):
         latent_frame_count(frames)
 
 
+@pytest.mark.parametrize("frames,fix", [(16, "use 13 or 17"), (2, "use 1 or 5"), (0, "use 1 or 5"), (80, "use 77 or 81")])
+def test_a_bad_frame_count_names_the_valid_counts_either_side(frames, fix):
+    with pytest.raises(WanAlphaError, match=f"{fix}$"):
+        latent_frame_count(frames)
+
+
 def test_latent_frame_spans_cover_the_clip_as_the_causal_vae_groups_it():
     spans = latent_frame_spans(17)
     assert spans == [slice(0, 1), slice(1, 5), slice(5, 9), slice(9, 13), slice(13, 17)]

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 def latent_frame_count(frames: int, temporal_stride: int = 4) -> int:
     """Frames of Wan's causal latent: ``1 + 4k`` video frames -> ``1 + k`` latent frames."""
     if frames < 1 or (frames - 1) % temporal_stride:
+        below = max(1, frames - (frames - 1) % temporal_stride)  # the valid counts either side of frames
         raise WanAlphaError(
-            f"{frames} frames is not 1 + {temporal_stride}k (e.g. 1, 5, 9, 17, 81): "
-            f"trim the clip to {max(1, frames - (frames - 1) % temporal_stride)} frames"
+            f"{frames} frames is not 1 + {temporal_stride}k (e.g. 1, 5, 9, 17, 81): use {below} or "
+            f"{below + temporal_stride}"
         )
     return 1 + (frames - 1) // temporal_stride
 
