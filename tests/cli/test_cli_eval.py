@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tests.tiny import tiny_pipeline, tiny_vae
+from wan_alpha import EMBEDDED_MODEL
 from wan_alpha.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -45,3 +46,16 @@ def test_eval_gen_command(tmp_path, capsys):
     assert len(metrics["per_frame"]["ellipse_iou"]) == 5
     assert sorted(p.name for p in (tmp_path / "gen" / "clips").iterdir()) == ["000.webm", "001.webm"]
     assert "requested ellipse: 0.5,0.5,0.6,0.4" in capsys.readouterr().out
+
+
+def test_eval_gen_defaults_to_the_embedded_model_and_its_own_sampling_settings(tmp_path, capsys):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red balloon\n")
+    assert main(["eval", "gen", "--prompts", str(prompts), "--output", str(tmp_path / "gen"), "--frames", "5"]) == 0
+    index = json.loads((EMBEDDED_MODEL / "model_index.json").read_text())
+    metrics = json.loads((tmp_path / "gen" / "metrics.json").read_text())
+    assert (metrics["steps"], metrics["guidance"], metrics["mu"]) == (
+        index["num_inference_steps"], index["guidance_scale"], index["mu_shift"])
+    out = capsys.readouterr().out
+    assert f"model: {EMBEDDED_MODEL}" in out
+    assert f"{index['num_inference_steps']} steps, guidance {index['guidance_scale']}," in out

@@ -74,15 +74,17 @@ def _add_eval_gen(kinds: argparse._SubParsersAction) -> None:
         description="Generate one clip per prompt with the requested ellipse and score transparency without "
         "ground truth; writes metrics.json, report.md, plots and the clips into --output.",
     )
-    p.add_argument("--model", required=True, metavar="DIR", help="model folder (`wan-alpha train dit` writes OUTPUT/pipeline)")
+    p.add_argument("--model", metavar="DIR", help="model folder (`wan-alpha train dit` writes OUTPUT/pipeline); "
+                   "default: the embedded tiny model shipped in the package")
     p.add_argument("--prompts", required=True, metavar="F", help="one prompt per line")
     p.add_argument("--output", required=True, metavar="DIR", help="report folder")
     p.add_argument("--ellipse", default="0.5,0.5,0.5,0.5", metavar="CX,CY,W,H[,ANGLE]",
                    help="requested transparency ellipse, fractions of the frame (default 0.5,0.5,0.5,0.5)")
     p.add_argument("--frames", type=int, metavar="N", help="frame count, 1 + 4k (default: the model's)")
     p.add_argument("--size", metavar="WxH", help="frame size (default: the model's)")
-    p.add_argument("--steps", type=int, default=50, metavar="N", help="sampling steps (default 50)")
-    p.add_argument("--guidance", type=float, default=5.0, metavar="G", help="classifier-free guidance (default 5)")
+    p.add_argument("--steps", type=int, metavar="N", help="sampling steps (default: the model's)")
+    p.add_argument("--guidance", type=float, metavar="G",
+                   help="classifier-free guidance scale; 1 disables it (default: the model's)")
     p.add_argument("--shift-mean", type=float, metavar="MU", help="mean-sampler shift (default: the trained value; 0 = off)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the first prompt (default 0)")
     p.set_defaults(func=_eval_gen)
@@ -94,13 +96,15 @@ def _eval_gen(args: argparse.Namespace) -> None:
     from ..eval.generation import evaluate_generation
     from ..eval.report import write_report
     from ..rgba import Ellipse
+    from .generate import model_folder
 
     prompts, requested = read_prompts(args.prompts), Ellipse.parse(args.ellipse)
     width, height = parse_size(args.size) if args.size is not None else (None, None)
-    report = evaluate_generation(args.model, prompts, requested, frames=args.frames, height=height, width=width,
+    model = model_folder(args.model)
+    report = evaluate_generation(model, prompts, requested, frames=args.frames, height=height, width=width,
                                  steps=args.steps, guidance=args.guidance, mu=args.shift_mean, seed=args.seed,
                                  clip_dir=Path(args.output) / "clips")
-    notes = [f"model: {args.model}", f"prompts: {args.prompts} ({len(prompts)})", f"requested ellipse: {args.ellipse}",
-             f"{args.steps} steps, guidance {args.guidance}, mean shift {report['mu']}, "
+    notes = [f"model: {model}", f"prompts: {args.prompts} ({len(prompts)})", f"requested ellipse: {args.ellipse}",
+             f"{report['steps']} steps, guidance {report['guidance']}, mean shift {report['mu']}, "
              f"seeds {args.seed}..{args.seed + len(prompts) - 1}"]
     print(write_report(args.output, "Generated RGBA clips", report, notes).read_text())

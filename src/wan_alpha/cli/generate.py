@@ -49,6 +49,16 @@ def _targets(prompts: list[str], output: Path, preview: Path | None, batch: bool
     return [(output / (n + suffix), None if preview is None else preview / f"{n}.mp4") for n in names]
 
 
+def model_folder(model: str | os.PathLike | None) -> Path:
+    """``--model``, or the embedded tiny model when none is given (checked: a broken install may lack it)."""
+    if model is not None:
+        return Path(model)
+    if not (EMBEDDED_MODEL / "model_index.json").is_file():
+        raise WanAlphaError(f"the embedded model is missing from this install ({EMBEDDED_MODEL}): reinstall wan-alpha "
+                            "or pass --model DIR")
+    return EMBEDDED_MODEL
+
+
 def generate(
     prompts: list[str] | str | None,
     output: str | os.PathLike,
@@ -87,11 +97,8 @@ def generate(
         raise WanAlphaError("give --model (a wan-alpha folder) or --model-dir (Wan2.1 files), not both")
     if wan_files is not None:
         wan_files.check()
-    if model is None and wan_files is None:
-        model = EMBEDDED_MODEL
-        if not (model / "model_index.json").is_file():
-            raise WanAlphaError(f"the embedded model is missing from this install ({model}): reinstall wan-alpha "
-                                "or pass --model DIR")
+    if wan_files is None:
+        model = model_folder(model)
     if isinstance(prompts, str):
         prompts = [prompts]
     if prompts and prompts_file is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..io import write_video
 from ..pipelines import WanAlphaPipeline
@@ -51,8 +52,8 @@ def evaluate_generation(
     frames: int | None = None,
     height: int | None = None,
     width: int | None = None,
-    steps: int = 50,
-    guidance: float = 5.0,
+    steps: int | None = None,
+    guidance: float | None = None,
     mu: float | None = None,
     seed: int = 0,
     clip_dir: Path | None = None,
@@ -60,7 +61,9 @@ def evaluate_generation(
 ) -> dict:
     """Generate one clip per prompt (seeds ``seed``, ``seed+1``, ...) inside ``ellipse`` and score them.
 
-    Returns ``{"clips", "mean", "per_frame", "mu"}``; with ``clip_dir`` the clips are written there as WebM.
+    ``steps``, ``guidance`` and ``mu`` default to the model's own (as ``wan-alpha generate`` samples).
+    Returns ``{"clips", "mean", "per_frame", "steps", "guidance", "mu"}`` (the settings used); with ``clip_dir``
+    the clips are written there as WebM.
     With ``mirror`` (another ellipse, e.g. the requested one mirrored) each clip also gets
     ``ellipse_iou_mirror``: a model that follows the request scores higher on ``ellipse_iou``.
     """
@@ -70,9 +73,9 @@ def evaluate_generation(
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     pipe = WanAlphaPipeline.from_pretrained(model, dtype=dtype).to(device)
     pipe.set_progress_bar_config(disable=True)
-    mu = pipe.config.mu_shift if mu is None else mu
+    steps, guidance, mu = pipe.sampling_settings(steps, guidance, mu)
     clips, curves = [], []
-    for i, prompt in enumerate(prompts):
+    for i, prompt in enumerate(tqdm(prompts, desc="eval gen", unit="clip")):
         out = pipe(prompt, height=height, width=width, num_frames=frames, num_inference_steps=steps,
                    guidance_scale=guidance, generator=torch.Generator().manual_seed(seed + i), ellipse=ellipse, mu=mu)
         rgb, alpha = clip_arrays(out.rgb[0], out.alpha[0])
@@ -85,4 +88,5 @@ def evaluate_generation(
             clip_dir.mkdir(parents=True, exist_ok=True)
             write_video(clip_dir / f"{i:03d}.webm", out.videos[0], overwrite=True)
     numeric = [{k: v for k, v in c.items() if k != "prompt"} for c in clips]
-    return {"clips": clips, "mean": summarize(numeric), "per_frame": mean_curves(curves), "mu": mu}
+    return {"clips": clips, "mean": summarize(numeric), "per_frame": mean_curves(curves), "steps": steps,
+            "guidance": guidance, "mu": mu}

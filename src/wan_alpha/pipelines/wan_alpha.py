@@ -222,6 +222,15 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
                              dtype=torch.float32)
         return shift_noise(noise, mask, mu, dtype=self.transformer.dtype)
 
+    def sampling_settings(
+        self, num_inference_steps: int | None = None, guidance_scale: float | None = None, mu: float | None = None
+    ) -> tuple[int, float, float]:
+        """Steps, guidance and noise mean shift of a call: the ones given, the model's own (its config) for the rest."""
+        config = self.config
+        return (config.num_inference_steps if num_inference_steps is None else num_inference_steps,
+                config.guidance_scale if guidance_scale is None else guidance_scale,
+                config.mu_shift if mu is None else mu)
+
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
     def __call__(
@@ -255,9 +264,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         height = height or self.config.default_height
         width = width or self.config.default_width
         num_frames = num_frames or self.config.default_num_frames
-        num_inference_steps = self.config.num_inference_steps if num_inference_steps is None else num_inference_steps
-        guidance_scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
-        mu = self.config.mu_shift if mu is None else mu
+        num_inference_steps, guidance_scale, mu = self.sampling_settings(num_inference_steps, guidance_scale, mu)
         self.check_inputs(prompt, negative_prompt, height, width, num_frames, num_inference_steps, guidance_scale, mu)
         stride = self.vae.spatial_stride
         grid = (latent_frame_count(num_frames), height // stride, width // stride)
