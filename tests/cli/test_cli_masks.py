@@ -9,7 +9,8 @@ from PIL import Image
 
 from tests.tiny import VAE_STRIDE_4, tiny_vae
 from wan_alpha import EMBEDDED_MODEL
-from wan_alpha.cli.masks import draw_mask_file, fit_mask_file, model_mask_fit, model_stride
+from wan_alpha.cli import main
+from wan_alpha.cli.masks import draw_mask_file, fit_mask_file, model_mask_fit, model_patch, model_stride
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.io import RGBAVideo, write_video
 from wan_alpha.io.masks import load_mask, read_matte
@@ -46,8 +47,10 @@ def test_fit_and_draw_commands_write_mask_and_preview(tmp_path):
     assert drawn.shape == (1, 1, 5, 4, 6)
     with pytest.raises(WanAlphaError, match="1 \\+ 4k"):
         draw_mask_file(DEFAULT_ELLIPSE, tmp_path / "e.npy", frames=16, size=(48, 32), stride=8)
-    with pytest.raises(WanAlphaError, match="multiple of 8"):
+    with pytest.raises(WanAlphaError, match="multiple of 16 .*use e.g. 48x32"):  # what generate needs, not just 8
         draw_mask_file(DEFAULT_ELLIPSE, tmp_path / "e.npy", frames=17, size="48x30", stride=8)
+    with pytest.raises(WanAlphaError, match="multiple of 16"):
+        draw_mask_file(DEFAULT_ELLIPSE, tmp_path / "e.npy", frames=17, size="40x40", stride=8)
     with pytest.raises(WanAlphaError, match="WIDTHxHEIGHT"):
         draw_mask_file(DEFAULT_ELLIPSE, tmp_path / "e.npy", frames=17, size="48*30", stride=8)
     # an existing preview is refused before anything is written
@@ -68,6 +71,19 @@ def test_the_stride_is_read_from_the_model(tmp_path):
     assert model_stride(tmp_path / "original") == 8
     with pytest.raises(WanAlphaError, match="not a folder"):
         model_stride(tmp_path / "missing")
+
+
+def test_mask_draw_takes_the_sizes_generate_takes(tmp_path, capsys):
+    assert model_patch(EMBEDDED_MODEL) == 2
+    (tmp_path / "wan").mkdir()  # the original layout names the patch in its config.json
+    (tmp_path / "wan" / "config.json").write_text(json.dumps({"patch_size": [1, 4, 4]}))
+    assert model_patch(tmp_path / "wan") == 4 and model_patch(tmp_path) == 2  # no config: Wan2.1's
+    draw = ["mask", "draw", "--ellipse", "0.5,0.5,0.4,0.4", "--frames", "5", "-o"]
+    assert main([*draw, str(tmp_path / "a.npy"), "--size", "40x40"]) == 2
+    assert "not a multiple of 16 (VAE stride 8 x patch 2): use e.g. 32x32" in capsys.readouterr().err
+    assert not (tmp_path / "a.npy").exists()
+    assert main([*draw, str(tmp_path / "a.npy"), "--size", "48x32"]) == 0
+    assert load_mask(tmp_path / "a.npy").shape == (1, 1, 2, 4, 6)
 
 
 

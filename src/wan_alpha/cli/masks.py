@@ -11,6 +11,7 @@ import torch
 from ..errors import WanAlphaError
 from ..io import check_writable
 from ..io.masks import read_matte, save_mask, save_mask_preview
+from ..pipelines import check_video_size
 from ..rgba import Ellipse, latent_frame_count, vae_spatial_stride
 from ..sampling import ellipse_masks, masks_from_alpha
 from .args import parse_size
@@ -25,6 +26,19 @@ def model_stride(model: str | os.PathLike) -> int:
     config_file = model / "vae" / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     return vae_spatial_stride(config.get("base_config", config))
+
+
+WAN21_PATCH = 2
+"""Wan2.1's DiT patch, each way (``patch_size`` ``(1, 2, 2)``): pixels per token = VAE stride x this."""
+
+
+def model_patch(model: str | os.PathLike) -> int:
+    """Latent cells per DiT token, each way, of a model folder: its transformer's ``patch_size`` (a wan-alpha or a
+    diffusers Wan2.1 folder, or the original layout's ``config.json``), Wan2.1's when no config names it."""
+    for config_file in (Path(model) / "transformer" / "config.json", Path(model) / "config.json"):
+        if config_file.is_file() and "patch_size" in (config := json.loads(config_file.read_text())):
+            return config["patch_size"][-1]
+    return WAN21_PATCH
 
 
 def model_mask_fit(model: str | os.PathLike) -> str:
@@ -69,16 +83,17 @@ def draw_mask_file(
     frames: int,
     size: str | tuple[int, int],
     stride: int,
+    patch: int = WAN21_PATCH,
     ellipse_end: Ellipse | str | None = None,
     preview: str | os.PathLike | None = None,
     overwrite: bool = False,
 ) -> torch.Tensor:
     """``mask draw``: a static or moving ellipse for a ``frames``-frame video of ``size`` (``"WxH"``) on the latent
     grid of a VAE with ``stride`` pixels per latent cell; ellipses as :class:`~wan_alpha.rgba.Ellipse` or
-    ``"CX,CY,W,H[,ANGLE]"``."""
+    ``"CX,CY,W,H[,ANGLE]"``. ``size`` and ``frames`` must be ones ``generate`` takes: the size a multiple of
+    ``stride`` x the DiT's ``patch``."""
     width, height = parse_size(size)
-    if height % stride or width % stride:
-        raise WanAlphaError(f"size {width}x{height} is not a multiple of {stride} (the VAE stride)")
+    check_video_size(height, width, frames, patch, stride)
     start = Ellipse.parse(ellipse) if isinstance(ellipse, str) else ellipse
     end = Ellipse.parse(ellipse_end) if isinstance(ellipse_end, str) else ellipse_end
     _check_outputs(output, preview, overwrite)
