@@ -78,6 +78,7 @@ def test_masks_from_cli_drive_generation(tmp_path, model, capsys):
         (["smoke", "--ellipse", "0.5,0.5,0,0.2"], "must be > 0"),
         (["smoke", "--mask", "{mask9}"], "has 3 latent frames"),
         (["smoke", "--mask-from", "{alpha9}", "--frames", "5"], "has 3 latent frames"),
+        (["smoke", "--mask-from", "{colour9}"], "no alpha channel and is in colour.*--luma-as-alpha"),
         (["  "], "empty"),
         (["smoke", "--model", "{tmp}"], "not a wan-alpha model folder"),
     ],
@@ -85,7 +86,8 @@ def test_masks_from_cli_drive_generation(tmp_path, model, capsys):
 def test_bad_input_exits_2_with_one_line_and_no_output(tmp_path, model, capsys, argv, match):
     np.save(tmp_path / "m9.npy", np.zeros((3, 4, 4), np.float32))
     write_video(tmp_path / "a9.zip", RGBAVideo(np.full((9, 32, 32, 4), 255, np.uint8), 16))
-    names = dict(mask9=tmp_path / "m9.npy", alpha9=tmp_path / "a9.zip", tmp=tmp_path)
+    write_video(tmp_path / "c9.zip", RGBAVideo(np.tile(np.uint8([200, 90, 40, 255]), (9, 32, 32, 1)), 16))
+    names = dict(mask9=tmp_path / "m9.npy", alpha9=tmp_path / "a9.zip", colour9=tmp_path / "c9.zip", tmp=tmp_path)
     argv = [a.format(**names) for a in argv]
     if "--model" not in argv:
         argv += ["--model", model]

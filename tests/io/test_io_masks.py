@@ -74,5 +74,12 @@ def test_a_grayscale_matte_reads_as_the_alpha_of_an_rgba_clip(tmp_path):
     alpha = read_matte(tmp_path / "a.zip")
     assert alpha.shape == (1, 1, 9, 64, 96) and alpha.max() == 1 and alpha.min() == 0
     assert torch.equal(read_matte(tmp_path / "matte.zip"), alpha)
+    colour = alpha_clip().frames.copy()  # no alpha channel and not grey: no matte unless asked to read its luma
+    colour[..., 3] = 255
+    write_video(tmp_path / "colour.zip", RGBAVideo(colour, 16))
+    with pytest.raises(WanAlphaError, match="no alpha channel and is in colour.*--luma-as-alpha"):
+        read_matte(tmp_path / "colour.zip")
+    luma = read_matte(tmp_path / "colour.zip", luma_as_alpha=True)
+    assert luma.shape == alpha.shape and 0 < luma.max() < 1 and luma.min() == 0
     with pytest.raises(WanAlphaError, match=".png"):
         save_mask_preview(tmp_path / "p.jpg", alpha[:, :, :3, :8, :12])

@@ -76,6 +76,7 @@ def generate(
     mask: str | os.PathLike | None = None,
     mask_from: str | os.PathLike | None = None,
     mask_fit: str | None = None,
+    luma_as_alpha: bool = False,
     mu: float | None = None,
     sampler: str | None = None,
     preview: str | os.PathLike | None = None,
@@ -147,7 +148,7 @@ def generate(
     stride = pipe.vae.spatial_stride
     check_video_size(height, width, frames or 1, pipe.transformer.config.patch_size[1], stride)
     if mask_from is not None:  # the ellipses of the matte's latent frames, drawn on this clip's grid
-        (ellipses,) = fit_alpha_ellipses(read_matte(mask_from), stride, mask_fit or pipe.config.mask_fit)
+        (ellipses,) = fit_alpha_ellipses(read_matte(mask_from, luma_as_alpha), stride, mask_fit or pipe.config.mask_fit)
         mask_tensor = render_ellipses(ellipses, height // stride, width // stride)
         frames = frames or 4 * (mask_tensor.shape[2] - 1) + 1
 

@@ -14,6 +14,8 @@ MASK_FIT_CHOICES = ("reference", "moments")
 MASK_FIT_HELP = ("how ellipses are fitted to alpha: reference (the release's gen_gaussian_mask.py: axes span the "
                  "object, angle of its solid core) or moments (tighter axes, angle of every opaque cell) "
                  "(default: the one --model was trained with; reference for Wan2.1 files)")
+LUMA_AS_ALPHA_HELP = ("a colour video without alpha channel: use its brightness as the alpha (without this flag such a "
+                      "clip is refused; RGBA videos and grayscale mattes need no flag)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,6 +58,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask-from", metavar="ALPHA_VIDEO",
                    help="fit ellipses to an RGBA video's alpha (or a grayscale matte), one per latent frame")
     p.add_argument("--mask-fit", choices=MASK_FIT_CHOICES, help=f"with --mask-from: {MASK_FIT_HELP}")
+    p.add_argument("--luma-as-alpha", action="store_true", help=f"with --mask-from: {LUMA_AS_ALPHA_HELP}")
     p.add_argument("--mask", metavar="MASK", help="a mask file: torch or NumPy (any name, e.g. the reference release's "
                    "gauss_mask) or a grayscale video, one map per latent frame on any grid (resized to the clip's); "
                    "`wan-alpha mask fit|draw` make them")
@@ -94,7 +97,7 @@ def _generate(args: argparse.Namespace) -> int:
         args.prompt, args.output, model=args.model, prompts_file=args.prompts_file,
         negative_prompt=args.negative_prompt, frames=args.frames, size=args.size, steps=args.steps,
         guidance=args.guidance, seed=args.seed, ellipse=args.ellipse, ellipse_end=args.ellipse_end,
-        mask=args.mask, mask_from=args.mask_from, mu=args.shift_mean, sampler=args.sampler, mask_fit=args.mask_fit,
+        mask=args.mask, mask_from=args.mask_from, luma_as_alpha=args.luma_as_alpha, mu=args.shift_mean, sampler=args.sampler, mask_fit=args.mask_fit,
         preview=args.preview, format=args.format, overwrite=args.overwrite,
         wan_files=_wan_files(args), memory=_memory(args),
     )
@@ -138,6 +141,7 @@ def _add_mask(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--threshold", type=float, metavar="T",
                      help="alpha above this counts as object: per pixel for reference (default 0.1), per latent "
                      "cell for moments (default 0.3)")
+    fit.add_argument("--luma-as-alpha", action="store_true", help=LUMA_AS_ALPHA_HELP)
     _mask_common(fit)
     fit.set_defaults(func=_fit)
 
@@ -168,7 +172,8 @@ def _fit(args: argparse.Namespace) -> int:
     from .masks import fit_mask_file, model_mask_fit, model_stride
 
     mask = fit_mask_file(args.alpha_video, args.output, stride=model_stride(args.model), preview=args.preview,
-                         fit=args.fit or model_mask_fit(args.model), threshold=args.threshold, overwrite=args.overwrite)
+                         fit=args.fit or model_mask_fit(args.model), threshold=args.threshold,
+                         luma_as_alpha=args.luma_as_alpha, overwrite=args.overwrite)
     print(f"{args.output}: {mask.shape[2]} latent frames of {mask.shape[4]}x{mask.shape[3]}")
     return 0
 

@@ -68,12 +68,15 @@ def fit_mask_file(
     preview: str | os.PathLike | None = None,
     fit: str = "reference",
     threshold: float | None = None,
+    luma_as_alpha: bool = False,
     overwrite: bool = False,
 ) -> torch.Tensor:
     """``mask fit``: one ellipse per latent frame fitted to an alpha video (``fit`` and ``threshold`` as
-    :func:`~wan_alpha.sampling.fit_alpha_ellipses` takes them), saved (and previewed)."""
+    :func:`~wan_alpha.sampling.fit_alpha_ellipses` takes them, ``luma_as_alpha`` as
+    :func:`~wan_alpha.io.masks.read_matte`), saved (and previewed)."""
     _check_outputs(output, preview, overwrite)
-    return _save(masks_from_alpha(read_matte(alpha_video), stride, fit, threshold), output, preview, overwrite)
+    alpha = read_matte(alpha_video, luma_as_alpha)
+    return _save(masks_from_alpha(alpha, stride, fit, threshold), output, preview, overwrite)
 
 
 def draw_mask_file(

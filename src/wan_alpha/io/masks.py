@@ -45,11 +45,19 @@ def validate_mask(mask: torch.Tensor | np.ndarray, source: str = "mask") -> torc
     return mask
 
 
-def read_matte(path: str | os.PathLike) -> torch.Tensor:
+MATTE_GREY_TOLERANCE = 8
+"""Most a grayscale matte's R, G and B may differ (of 255): lossy 4:2:0 codecs shift grey by a few levels."""
+
+
+def read_matte(path: str | os.PathLike, luma_as_alpha: bool = False) -> torch.Tensor:
     """The alpha ``(1, 1, T, H, W)`` in [0, 1] of an RGBA video, or the luma of a grayscale matte (a file
-    without an alpha channel)."""
+    without an alpha channel). A colour clip without alpha is refused (its luma is no matte) unless ``luma_as_alpha``."""
     video = read_video(path, allow_opaque=True)
     if np.all(video.alpha == 255):
+        rgb = video.rgb.astype(np.int16)
+        if not luma_as_alpha and np.abs(rgb - rgb[..., 1:2]).max() > MATTE_GREY_TOLERANCE:
+            raise WanAlphaError(f"{path} has no alpha channel and is in colour, so it holds no matte: give an RGBA "
+                                "video or a grayscale matte, or pass --luma-as-alpha to use its brightness as alpha")
         video = read_video(path, alpha_path=path)
     return video.to_tensors()[1]
 
