@@ -1,11 +1,13 @@
 """``wan-alpha generate`` and ``wan-alpha mask`` end to end, in process, with a tiny saved model."""
 
+import json
 import re
 
 import numpy as np
 import pytest
 
 from tests.tiny import tiny_pipeline
+from wan_alpha import EMBEDDED_MODEL
 from wan_alpha.cli import main
 from wan_alpha.io import RGBAVideo, read_video, write_video
 
@@ -114,3 +116,14 @@ def test_long_prompt_is_truncated_with_a_warning(tmp_path, model, capsys):
     with pytest.warns(UserWarning, match="truncated"):
         code, _, _ = run(capsys, "generate", "smoke " * 40, "--model", model, "-o", tmp_path / "x.zip", "--steps", 1)
     assert code == 0
+
+
+def test_generate_help_gives_the_embedded_models_own_settings(capsys):
+    config = json.loads((EMBEDDED_MODEL / "model_index.json").read_text())
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert (f"embedded tiny model ({config['default_num_frames']} frames, {config['default_width']}x"
+            f"{config['default_height']}, {config['fps']:g} fps, {config['num_inference_steps']} steps, "
+            f"guidance {config['guidance_scale']:g};") in text
+    assert "sampling steps (default: the model's)" in text

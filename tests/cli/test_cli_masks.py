@@ -75,6 +75,10 @@ def test_the_stride_is_read_from_the_model(tmp_path):
 
 def test_mask_draw_takes_the_sizes_generate_takes(tmp_path, capsys):
     assert model_patch(EMBEDDED_MODEL) == 2
+    with pytest.raises(SystemExit):
+        main(["mask", "draw", "--help"])
+    multiple = model_stride(EMBEDDED_MODEL) * model_patch(EMBEDDED_MODEL)
+    assert f"({multiple} for the embedded model and Wan2.1)" in " ".join(capsys.readouterr().out.split())
     (tmp_path / "wan").mkdir()  # the original layout names the patch in its config.json
     (tmp_path / "wan" / "config.json").write_text(json.dumps({"patch_size": [1, 4, 4]}))
     assert model_patch(tmp_path / "wan") == 4 and model_patch(tmp_path) == 2  # no config: Wan2.1's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from .. import EMBEDDED_MODEL
 from ..errors import WanAlphaError
@@ -18,6 +19,16 @@ LUMA_AS_ALPHA_HELP = ("a colour video without alpha channel: use its brightness 
                       "clip is refused; RGBA videos and grayscale mattes need no flag)")
 
 
+def embedded_settings() -> str:
+    """What the embedded model generates by default, from its ``model_index.json`` (plain JSON: --help loads no torch)."""
+    index = EMBEDDED_MODEL / "model_index.json"
+    if not index.is_file():
+        return "missing from this install"
+    config = json.loads(index.read_text())
+    return (f"{config['default_num_frames']} frames, {config['default_width']}x{config['default_height']}, "
+            f"{config['fps']:g} fps, {config['num_inference_steps']} steps, guidance {config['guidance_scale']:g}")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``generate`` and ``mask`` to the top-level parser."""
     _add_generate(sub)
@@ -29,7 +40,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         "generate",
         help="generate a transparent video from a text prompt",
         description="Generate an RGBA video from PROMPT. Without --model it uses the embedded tiny model "
-        "(17 frames, 128x128, 8 fps; trained on CPU, see its model card), so it works with nothing downloaded. "
+        f"({embedded_settings()}; a small demo, see its model card), so it works with nothing downloaded. "
         "Where the object "
         "sits is steered by a transparency ellipse (default: centred, half the frame), a moving ellipse, "
         "an alpha video or a mask file. Outputs are written atomically; nothing partial is left on error.",
@@ -45,7 +56,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
                    "the reference release's for --model-dir)")
     p.add_argument("--frames", type=int, metavar="N", help="frame count, 1 + 4k (default: the model's)")
     p.add_argument("--size", metavar="WxH", help="frame size, multiples of 16 (default: the model's)")
-    p.add_argument("--steps", type=int, metavar="N", help="sampling steps (default: the model's, 8 for the embedded one)")
+    p.add_argument("--steps", type=int, metavar="N", help="sampling steps (default: the model's)")
     p.add_argument("--guidance", type=float, metavar="G",
                    help="classifier-free guidance scale; 1 disables it (one model pass per step) (default: the model's)")
     p.add_argument("--sampler", choices=SAMPLER_CHOICES,
