@@ -127,3 +127,13 @@ def test_generate_help_gives_the_embedded_models_own_settings(capsys):
             f"{config['default_height']}, {config['fps']:g} fps, {config['num_inference_steps']} steps, "
             f"guidance {config['guidance_scale']:g};") in text
     assert "sampling steps (default: the model's)" in text
+
+
+def test_a_negative_prompt_without_guidance_is_flagged(tmp_path, model, capsys):
+    base = ["generate", "smoke", "--model", model, "--negative-prompt", "blur", "--steps", 1, "--frames", 1]
+    code, _, err = run(capsys, *base, "--guidance", 1, "-o", tmp_path / "a.zip")
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert code == 0 and warnings == ["wan-alpha: warning: --negative-prompt has no effect at guidance 1 "
+                                      "(classifier-free guidance is off at <= 1): give --guidance above 1 to use it"]
+    code, _, err = run(capsys, *base, "--guidance", 2, "-o", tmp_path / "b.zip")
+    assert code == 0 and "warning" not in err

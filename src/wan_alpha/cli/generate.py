@@ -145,6 +145,9 @@ def generate(
     if sampler is not None:
         pipe.scheduler = flow_scheduler(sampler, scheduler_shift(pipe.scheduler))
     height, width = height or pipe.config.default_height, width or pipe.config.default_width
+    if negative_prompt is not None and (scale := pipe.sampling_settings(guidance_scale=guidance)[1]) <= 1:
+        print(f"wan-alpha: warning: --negative-prompt has no effect at guidance {scale:g} (classifier-free guidance "
+              "is off at <= 1): give --guidance above 1 to use it", file=sys.stderr)
     stride = pipe.vae.spatial_stride
     check_video_size(height, width, frames or 1, pipe.transformer.config.patch_size[1], stride)
     if mask_from is not None:  # the ellipses of the matte's latent frames, drawn on this clip's grid
