@@ -205,18 +205,28 @@ def test_save_load_round_trip(vae, tmp_path, merge):
             torch.testing.assert_close(x, y)
 
 
+def counted_decode(vae, z, expected_calls):
+    """decode(z), checking that the progress callback runs once per decoder pass, as decoder_calls predicts."""
+    calls = []
+    with vae.on_decoder_call(lambda: calls.append(1)):
+        out = vae.decode(z)
+    assert len(calls) == vae.decoder_calls(z) == expected_calls
+    return out
+
+
 def test_slicing_and_tiling_keep_results(vae):
     rgb, alpha = clip(5, size=32, batch=2)
     with torch.no_grad():
         z = vae.encode(rgb, alpha)
-        full = vae.decode(z)
+        full = counted_decode(vae, z, 2 * 2)  # 2 decoders x 2 latent frames
         vae.enable_slicing()
         torch.testing.assert_close(vae.encode(rgb, alpha), z, atol=1e-5, rtol=0)
-        torch.testing.assert_close(vae.decode(z)[1], full[1], atol=1e-5, rtol=0)
+        torch.testing.assert_close(counted_decode(vae, z, 2 * 2 * 2)[1], full[1], atol=1e-5, rtol=0)  # x 2 clips
         vae.disable_slicing()
         vae.enable_tiling(tile_sample_min_height=16, tile_sample_min_width=16,
                           tile_sample_stride_height=8, tile_sample_stride_width=8)
-        tiled = vae.decode(z)
+        tiled = counted_decode(vae, z, 2 * 2 * (32 // 8) ** 2)  # x 4x4 tiles
+        assert counted_decode(vae, z[..., :2, :2], 2 * 2)[0].shape[-1] == 16  # one 16-px tile: not tiled
     assert tiled[0].shape == full[0].shape and tiled[1].shape == full[1].shape
     assert torch.isfinite(tiled[0]).all()
 

@@ -172,3 +172,20 @@ def test_a_saved_model_keeps_wan_spacing(pipe, tmp_path, sampler):
     reference = flow_scheduler(sampler, 3.0)
     reference.set_timesteps(4)
     assert torch.equal(loaded.timesteps, reference.timesteps)
+
+
+def test_loading_shows_no_library_bars_and_decoding_shows_its_own(tmp_path, capsys):
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    tiny_pipeline().save_pretrained(tmp_path / "model")
+    settings = lambda: [(lib.get_verbosity(), lib.is_progress_bar_enabled())  # noqa: E731
+                        for lib in (diffusers_logging, transformers_logging)]
+    before = settings()
+    capsys.readouterr()
+    loaded = WanAlphaPipeline.from_pretrained(tmp_path / "model")
+    assert "Loading" not in capsys.readouterr().err  # diffusers' and transformers' loading bars
+    assert settings() == before  # restored for whatever the caller loads next
+    gen(loaded, num_inference_steps=1, num_frames=5, height=32, width=32)
+    err = capsys.readouterr().err
+    assert "decode: 100%" in err and "| 4/4 " in err  # 2 decoders x 2 latent frames

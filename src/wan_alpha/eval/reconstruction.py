@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..rgba import black_background
 from .metrics import (
@@ -101,7 +102,7 @@ def evaluate_vae(vae, dataset, lpips: LPIPSFn | None = None) -> dict:
     """
     vae.eval()
     device, clips, frames = vae.device, [], []
-    for index in range(len(dataset)):
+    for index in tqdm(range(len(dataset)), desc="eval vae", unit="clip"):
         item = dataset[index]
         rgb, alpha = item["rgb"][None].to(device, vae.dtype), item["alpha"][None].to(device, vae.dtype)
         out = vae(rgb, alpha, background=black_background(rgb))

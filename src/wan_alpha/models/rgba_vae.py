@@ -17,7 +17,10 @@ feature cache), so clip length costs time, not memory. Each decoder is a decoder
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +46,7 @@ from ..errors import WanAlphaError, first_names
 from ..rgba import WAN21_TEMPORAL_DOWNSAMPLE, hard_render, latent_frame_count, latent_frame_spans, vae_spatial_stride
 from .lora_conv import conv_module_names, lora_config, merge_lora
 from .onednn_conv import use_onednn_conv3d
+from .quiet_loading import quiet_loading
 
 TEMPORAL_CHUNK = 4
 """Frames per encoder chunk after the first frame (the base VAE's 4x temporal stride)."""
@@ -215,7 +219,8 @@ class RGBAVAE(ModelMixin, ConfigMixin):
             raise WanAlphaError(f"{path} is not an RGBAVAE folder (no config.json): give the folder save_pretrained wrote")
         kwargs.update(local_files_only=True, output_loading_info=True)
         try:
-            model, info = super().from_pretrained(str(path), **kwargs)
+            with quiet_loading():
+                model, info = super().from_pretrained(str(path), **kwargs)
         except (OSError, ValueError, RuntimeError) as err:
             raise WanAlphaError(f"cannot load RGBAVAE from {path}: {err}") from err
         missing, unexpected = info["missing_keys"], info["unexpected_keys"]
@@ -357,6 +362,31 @@ class RGBAVAE(ModelMixin, ConfigMixin):
         rgb, alpha_channels = decode_unclamped(self.vae_rgb, z), decode_unclamped(self.vae_alpha, z)
         alpha = _alpha_from_channels(clamp_straight_through(alpha_channels))
         return clamp_straight_through(rgb), alpha, alpha_channels
+
+    def decoder_calls(self, latent: torch.Tensor) -> int:
+        """How many decoder passes :meth:`decode` makes for ``latent`` (B,z,T',h,w), both decoders together: one per
+        latent frame, per tile when diffusers tiles it, per clip when it slices the batch (its ``decode`` loops)."""
+        vae, (batch, _, frames, height, width) = self.vae_rgb, latent.shape
+        calls = frames * (batch if vae.use_slicing and batch > 1 else 1)
+        ratio = vae.spatial_compression_ratio
+        if vae.use_tiling and (width > vae.tile_sample_min_width // ratio or height > vae.tile_sample_min_height // ratio):
+            calls *= (math.ceil(height / (vae.tile_sample_stride_height // ratio))
+                      * math.ceil(width / (vae.tile_sample_stride_width // ratio)))
+        return 2 * calls
+
+    @contextmanager
+    def on_decoder_call(self, callback: Callable[[], object]) -> Iterator[None]:
+        """Within the block, ``callback()`` runs after each decoder pass (see :meth:`decoder_calls`): a progress bar
+        for decoding, which takes longer than sampling with few steps."""
+        def after_pass(*_) -> None:  # a hook's return value would replace the decoder's output
+            callback()
+
+        hooks = [vae.decoder.register_forward_hook(after_pass) for vae in (self.vae_rgb, self.vae_alpha)]
+        try:
+            yield
+        finally:
+            for hook in hooks:
+                hook.remove()
 
     def _denormalized(self, latent: torch.Tensor, normalized: bool) -> torch.Tensor:
         if latent.ndim != 5 or latent.shape[1] != self.z_dim:

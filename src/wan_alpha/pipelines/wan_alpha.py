@@ -26,6 +26,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from ..errors import WanAlphaError
 from ..io import DEFAULT_FPS, RGBAVideo
+from ..models.quiet_loading import quiet_loading
 from ..models.rgba_vae import RGBAVAE
 from ..models.text_encoders import TextEncoder, load_text_encoder
 from ..rgba import Ellipse, latent_frame_count
@@ -133,10 +134,11 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
                                 "`wan-alpha train dit` wrote (OUTPUT/pipeline) or save_pretrained made")
         index = json.loads((path / "model_index.json").read_text())
         kind = index.get("text_encoder_kind")
-        if kind is not None and "text_encoder" not in kwargs:  # named, not stored: load it from its package
-            encoder = load_text_encoder(kind, max_length=index.get("max_sequence_length"))
-            kwargs.update(tokenizer=encoder.tokenizer, text_encoder=encoder.model)
-        return super().from_pretrained(str(path), local_files_only=True, **kwargs)
+        with quiet_loading():
+            if kind is not None and "text_encoder" not in kwargs:  # named, not stored: load it from its package
+                encoder = load_text_encoder(kind, max_length=index.get("max_sequence_length"))
+                kwargs.update(tokenizer=encoder.tokenizer, text_encoder=encoder.model)
+            return super().from_pretrained(str(path), local_files_only=True, **kwargs)
 
     @classmethod
     def from_wan_files(
@@ -288,7 +290,9 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
 
             latents = sample_flow(model, latents, self.scheduler, num_inference_steps, callback=on_step)
 
-        rgb, alpha = self.vae.decode(latents.to(self.vae.dtype))
+        with self.progress_bar(total=self.vae.decoder_calls(latents)) as bar, self.vae.on_decoder_call(bar.update):
+            bar.set_description("decode")
+            rgb, alpha = self.vae.decode(latents.to(self.vae.dtype))
         rgb, alpha = rgb.float().clamp(-1, 1).cpu(), alpha.float().clamp(0, 1).cpu()
         videos = [RGBAVideo.from_tensors(r, a, self.config.fps) for r, a in zip(rgb, alpha)]
         self.maybe_free_model_hooks()

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+from tqdm.auto import tqdm
 
 from ..errors import WanAlphaError
 from ..models.adapters import merge_adapter_file
+from ..models.quiet_loading import quiet_loading
 from ..models.reference_vae import load_merged_decoder, load_reference_rgba_vae
 from ..models.rgba_vae import RGBAVAE
 from ..models.state_dicts import LoadReport
@@ -54,25 +56,39 @@ def load_wan_alpha_components(files: WanAlphaFiles, dtype: torch.dtype = torch.b
     load reports."""
     files.check()
     reports = []
-    text = load_wan_text_encoder(files.model_dir, dtype)
-    transformer = load_wan_transformer(files.model_dir, dtype)
-    if merge_device is not None:  # peft merges the adapters where the layers are
-        transformer.to(merge_device)
-    for path, strength in ((files.dora_file, files.dora_strength), (files.distill_lora, files.distill_strength)):
-        if path is not None:
+    adapters = [(path, strength) for path, strength in ((files.dora_file, files.dora_strength),
+                                                        (files.distill_lora, files.distill_strength)) if path is not None]
+    decoders = [(which, path) for which, path in (("rgb", files.rgb_decoder), ("alpha", files.alpha_decoder))
+                if path is not None]
+    # one bar over the parts (minutes for a 14B model) instead of the libraries' per-file ones
+    with quiet_loading(), tqdm(total=3 + len(adapters) + len(decoders), desc="load model", unit="part") as bar:
+        bar.set_postfix_str("text encoder")
+        text = load_wan_text_encoder(files.model_dir, dtype)
+        bar.update()
+        bar.set_postfix_str("DiT")
+        transformer = load_wan_transformer(files.model_dir, dtype)
+        if merge_device is not None:  # peft merges the adapters where the layers are
+            transformer.to(merge_device)
+        bar.update()
+        for path, strength in adapters:
+            bar.set_postfix_str(Path(path).name)
             reports.append(merge_adapter_file(transformer, path, strength))
-    base = load_wan_vae(files.model_dir)
-    if files.vae_file is not None:
-        vae, report = load_reference_rgba_vae(base, files.vae_file, require_fusion=False)
-        reports.append(report)
-        vae.merge_lora()
-    else:
-        vae = RGBAVAE.from_base(base, lora_rank=0)
-        reports.append(LoadReport("RGBA VAE", ignored={"fusion block not given (no --vae-file): encode() is untrained, "
-                                                       "decode() uses the merged decoders": ["fusion.*"]}))
-    for which, path in (("rgb", files.rgb_decoder), ("alpha", files.alpha_decoder)):
-        if path is not None:
+            bar.update()
+        bar.set_postfix_str("VAE")
+        base = load_wan_vae(files.model_dir)
+        if files.vae_file is not None:
+            vae, report = load_reference_rgba_vae(base, files.vae_file, require_fusion=False)
+            reports.append(report)
+            vae.merge_lora()
+        else:
+            vae = RGBAVAE.from_base(base, lora_rank=0)
+            reports.append(LoadReport("RGBA VAE", ignored={"fusion block not given (no --vae-file): encode() is "
+                                                           "untrained, decode() uses the merged decoders": ["fusion.*"]}))
+        bar.update()
+        for which, path in decoders:
+            bar.set_postfix_str(Path(path).name)
             reports.append(load_merged_decoder(vae, which, path))
+            bar.update()
     vae = nn.Module.to(vae, vae_dtype)  # ModelMixin.to warns on every dtype cast, even with nothing to keep in float32
     components = dict(tokenizer=text.tokenizer, text_encoder=text.model, transformer=transformer,
                       vae=vae.eval(), max_sequence_length=text.max_length)
