@@ -59,3 +59,14 @@ def test_eval_gen_defaults_to_the_embedded_model_and_its_own_sampling_settings(t
     out = capsys.readouterr().out
     assert f"model: {EMBEDDED_MODEL}" in out
     assert f"{index['num_inference_steps']} steps, guidance {index['guidance_scale']}," in out
+
+
+def test_eval_vae_defaults_to_the_embedded_models_vae(tmp_path, capsys):
+    argv = ["eval", "vae", "--synthetic", "1", "--frames", "1", "--size", "16x16", "--output", str(tmp_path / "r")]
+    assert main(argv) == 0
+    assert len(json.loads((tmp_path / "r" / "metrics.json").read_text())["clips"]) == 1
+    captured = capsys.readouterr()
+    assert f"model: {EMBEDDED_MODEL / 'vae'}" in captured.out
+    assert "eval vae: 100%" in captured.err  # a bar over the clips
+    assert main(argv) == 2  # an earlier report is kept unless asked
+    assert "already holds a report: pass --overwrite" in capsys.readouterr().err

@@ -61,6 +61,7 @@ def test_cli_build_preview_stats(tmp_path, capsys):
         )
         == 0
     )
+    assert capsys.readouterr().out == f"wrote {sheet}\n"  # says what it made
     with Image.open(sheet) as image:
         assert image.size == (3 * 36 + 4, 3 * (32 + 14 + 4) + 4)
     assert main(["data", "preview", str(out / "manifest.jsonl"), "-o", str(sheet)]) == 2  # no --overwrite

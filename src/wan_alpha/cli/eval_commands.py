@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import WanAlphaError
 from .args import parse_size, read_prompts
@@ -16,6 +17,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_eval_gen(kinds)
 
 
+def _add_report_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", required=True, metavar="DIR", help="report folder")
+    p.add_argument("--overwrite", action="store_true", help="replace the report already in --output")
+
+
+def _check_report_folder(args: argparse.Namespace) -> None:
+    """Refuse, before any work, to replace an earlier report unless asked."""
+    from ..eval.report import METRICS_FILE
+
+    if (Path(args.output) / METRICS_FILE).exists() and not args.overwrite:
+        raise WanAlphaError(f"{args.output} already holds a report: pass --overwrite to replace it, or another --output")
+
+
 def _add_lpips(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lpips-weights", metavar="FILE",
                    help="a local TorchScript LPIPS file (see wan_alpha.eval.lpips) to add LPIPS; nothing is downloaded")
@@ -27,14 +41,15 @@ def _add_eval_vae(kinds: argparse._SubParsersAction) -> None:
         description="Reconstruct clips with an RGBA VAE (a `rgba_vae/` folder from `wan-alpha train vae`) and "
         "write metrics.json, report.md and per-frame plots into --output.",
     )
-    p.add_argument("--model", required=True, metavar="DIR", help="RGBA VAE folder (RUN/rgba_vae)")
+    p.add_argument("--model", metavar="DIR", help="RGBA VAE folder (RUN/rgba_vae) or a model folder holding one in vae/ "
+                   "(default: the embedded tiny model's)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", metavar="MANIFEST", help="a dataset manifest (`wan-alpha data build`)")
     source.add_argument("--synthetic", type=int, metavar="N", help="N procedural clips no training run has seen")
     p.add_argument("--frames", type=int, default=9, metavar="N", help="frames per clip, 1 + 4k (default 9)")
     p.add_argument("--size", default="64x64", metavar="WxH", help="clip size, multiples of 8 (default 64x64)")
     p.add_argument("--max-clips", type=int, metavar="N", help="score at most N clips of --data")
-    p.add_argument("--output", required=True, metavar="DIR", help="report folder")
+    _add_report_output(p)
     _add_lpips(p)
     p.set_defaults(func=_eval_vae)
 
@@ -48,7 +63,9 @@ def _eval_vae(args: argparse.Namespace) -> None:
     from ..eval.reconstruction import HELD_OUT_SEED, evaluate_vae
     from ..eval.report import write_report
     from ..models import RGBAVAE
+    from .generate import model_folder
 
+    _check_report_folder(args)
     width, height = parse_size(args.size)
     if args.synthetic is not None:
         if args.synthetic < 1:
@@ -59,12 +76,15 @@ def _eval_vae(args: argparse.Namespace) -> None:
         dataset = RGBAClipDataset(args.data, frames=args.frames, height=height, width=width, random_crop=False)
         dataset = Subset(dataset, range(min(args.max_clips or len(dataset), len(dataset))))
         source = f"{len(dataset)} clips of {args.data}"
-    notes = [f"model: {args.model}", f"data: {source}, {args.frames} frames at {width}x{height}, encoded over black"]
+    model = model_folder(args.model)
+    if (model / "model_index.json").is_file():  # a whole model: score its VAE
+        model = model / "vae"
+    notes = [f"model: {model}", f"data: {source}, {args.frames} frames at {width}x{height}, encoded over black"]
     if args.lpips_weights is None:
         notes.append("LPIPS skipped: no local weights (--lpips-weights); nothing is downloaded")
     lpips = None if args.lpips_weights is None else load_lpips(args.lpips_weights)
     torch.set_flush_denormal(True)  # denormals make small random models 10-100x slower on CPUs
-    report = evaluate_vae(RGBAVAE.from_pretrained(args.model), dataset, lpips=lpips)
+    report = evaluate_vae(RGBAVAE.from_pretrained(model), dataset, lpips=lpips)
     print(write_report(args.output, "RGBA VAE reconstruction", report, notes).read_text())
 
 
@@ -77,7 +97,7 @@ def _add_eval_gen(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="DIR", help="model folder (`wan-alpha train dit` writes OUTPUT/pipeline); "
                    "default: the embedded tiny model shipped in the package")
     p.add_argument("--prompts", required=True, metavar="F", help="one prompt per line")
-    p.add_argument("--output", required=True, metavar="DIR", help="report folder")
+    _add_report_output(p)
     p.add_argument("--ellipse", default="0.5,0.5,0.5,0.5", metavar="CX,CY,W,H[,ANGLE]",
                    help="requested transparency ellipse, fractions of the frame (default 0.5,0.5,0.5,0.5)")
     p.add_argument("--frames", type=int, metavar="N", help="frame count, 1 + 4k (default: the model's)")
@@ -91,13 +111,12 @@ def _add_eval_gen(kinds: argparse._SubParsersAction) -> None:
 
 
 def _eval_gen(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
     from ..eval.generation import evaluate_generation
     from ..eval.report import write_report
     from ..rgba import Ellipse
     from .generate import model_folder
 
+    _check_report_folder(args)
     prompts, requested = read_prompts(args.prompts), Ellipse.parse(args.ellipse)
     width, height = parse_size(args.size) if args.size is not None else (None, None)
     model = model_folder(args.model)
