@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 
 import numpy as np
 import pytest
@@ -137,3 +138,12 @@ def test_a_negative_prompt_without_guidance_is_flagged(tmp_path, model, capsys):
                                       "(classifier-free guidance is off at <= 1): give --guidance above 1 to use it"]
     code, _, err = run(capsys, *base, "--guidance", 2, "-o", tmp_path / "b.zip")
     assert code == 0 and "warning" not in err
+
+
+def test_the_top_level_help_starts_a_new_user_with_a_command_that_parses():
+    from wan_alpha.cli import build_parser
+
+    parser = build_parser()
+    example = re.search(r"start with: wan-alpha (.+?) \(", parser.epilog).group(1)
+    args = parser.parse_args(shlex.split(example))
+    assert args.command == "generate" and args.model is None  # the embedded model

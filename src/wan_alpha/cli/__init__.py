@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wan-alpha",
         description="Generate, convert and inspect transparent (RGBA) videos.",
+        epilog='start with: wan-alpha generate "a red balloon floating up" -o balloon.webm --preview balloon.mp4 '
+        "(the embedded model; nothing is downloaded)",
     )
     parser.add_argument("--version", action="version", version=f"wan-alpha {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
