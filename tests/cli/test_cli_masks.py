@@ -88,6 +88,13 @@ def test_mask_draw_takes_the_sizes_generate_takes(tmp_path, capsys):
     assert not (tmp_path / "a.npy").exists()
     assert main([*draw, str(tmp_path / "a.npy"), "--size", "48x32"]) == 0
     assert load_mask(tmp_path / "a.npy").shape == (1, 1, 2, 4, 6)
+    # without --frames and --size: the clip the model generates by default
+    index = json.loads((EMBEDDED_MODEL / "model_index.json").read_text())
+    assert main(["mask", "draw", "--ellipse", "0.5,0.5,0.4,0.4", "-o", str(tmp_path / "b.npy")]) == 0
+    assert load_mask(tmp_path / "b.npy").shape == (1, 1, (index["default_num_frames"] - 1) // 4 + 1,
+                                                   index["default_height"] // 8, index["default_width"] // 8)
+    assert main(["mask", "draw", "--ellipse", "0.5,0.5,0.4,0.4", "--model", str(tmp_path / "wan"), "-o", "c.npy"]) == 2
+    assert "names no default clip (not a wan-alpha folder): give --frames and --size" in capsys.readouterr().err
 
 
 

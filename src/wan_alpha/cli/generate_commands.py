@@ -159,13 +159,14 @@ def _add_mask(sub: argparse._SubParsersAction) -> None:
     draw = kinds.add_parser(
         "draw", help="draw a static or moving ellipse mask",
         description="Render an ellipse (moving linearly to --ellipse-end if given) as Gaussian maps for a "
-        "video of --frames frames and --size WxH, on the latent grid of --model's VAE.",
+        "video of --frames frames and --size WxH (by default the clip --model generates), on the latent grid of "
+        "--model's VAE.",
     )
     draw.add_argument("--ellipse", required=True, metavar=ELLIPSE_METAVAR, help=ELLIPSE_HELP)
     draw.add_argument("--ellipse-end", metavar=ELLIPSE_METAVAR, help="where the ellipse is at the last frame")
-    draw.add_argument("--frames", type=int, required=True, metavar="N", help="video frame count, 1 + 4k")
-    draw.add_argument("--size", required=True, metavar="WxH", help="video size as generate takes it: a multiple of the "
-                      "VAE stride x the DiT patch (16 for the embedded model and Wan2.1)")
+    draw.add_argument("--frames", type=int, metavar="N", help="video frame count, 1 + 4k (default: --model's)")
+    draw.add_argument("--size", metavar="WxH", help="video size as generate takes it: a multiple of the VAE stride x "
+                      "the DiT patch (16 for the embedded model and Wan2.1) (default: --model's)")
     draw.add_argument("-o", "--output", required=True, metavar="MASK", help=".npy, .pt or a video file (grayscale)")
     _mask_common(draw)
     draw.set_defaults(func=_draw)
@@ -190,10 +191,12 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _draw(args: argparse.Namespace) -> int:
-    from .masks import draw_mask_file, model_patch, model_stride
+    from .masks import draw_mask_file, model_clip, model_patch, model_stride
 
-    mask = draw_mask_file(args.ellipse, args.output, frames=args.frames, size=args.size,
-                          stride=model_stride(args.model), patch=model_patch(args.model), ellipse_end=args.ellipse_end,
-                          preview=args.preview, overwrite=args.overwrite)
+    stride = model_stride(args.model)
+    frames, size = model_clip(args.model, args.frames, args.size)
+    mask = draw_mask_file(args.ellipse, args.output, frames=frames, size=size, stride=stride,
+                          patch=model_patch(args.model), ellipse_end=args.ellipse_end, preview=args.preview,
+                          overwrite=args.overwrite)
     print(f"{args.output}: {mask.shape[2]} latent frames of {mask.shape[4]}x{mask.shape[3]}")
     return 0

@@ -41,10 +41,28 @@ def model_patch(model: str | os.PathLike) -> int:
     return WAN21_PATCH
 
 
+def _model_index(model: str | os.PathLike) -> dict:
+    """A wan-alpha folder's settings (its ``model_index.json``); ``{}`` for a Wan2.1 folder."""
+    index = Path(model) / "model_index.json"
+    return json.loads(index.read_text()) if index.is_file() else {}
+
+
 def model_mask_fit(model: str | os.PathLike) -> str:
     """The ellipse fit a wan-alpha folder's model was trained with (its ``mask_fit``); ``reference`` otherwise."""
-    index = Path(model) / "model_index.json"
-    return json.loads(index.read_text()).get("mask_fit", "reference") if index.is_file() else "reference"
+    return _model_index(model).get("mask_fit", "reference")
+
+
+def model_clip(model: str | os.PathLike, frames: int | None, size: str | None) -> tuple[int, str]:
+    """``frames`` and ``size`` (``"WxH"``), the clip a wan-alpha folder's model generates by default for either not
+    given (what ``generate`` makes without --frames and --size)."""
+    index = _model_index(model)
+    if frames is None:
+        frames = index.get("default_num_frames")
+    if size is None and "default_width" in index:
+        size = f"{index['default_width']}x{index['default_height']}"
+    if frames is None or size is None:
+        raise WanAlphaError(f"--model {model} names no default clip (not a wan-alpha folder): give --frames and --size")
+    return frames, size
 
 
 def _save(mask: torch.Tensor, output, preview, overwrite: bool) -> torch.Tensor:
