@@ -188,4 +188,5 @@ def test_loading_shows_no_library_bars_and_decoding_shows_its_own(tmp_path, caps
     assert settings() == before  # restored for whatever the caller loads next
     gen(loaded, num_inference_steps=1, num_frames=5, height=32, width=32)
     err = capsys.readouterr().err
+    assert "denoise: 100%" in err and "| 1/1 " in err  # the sampler's steps
     assert "decode: 100%" in err and "| 4/4 " in err  # 2 decoders x 2 latent frames

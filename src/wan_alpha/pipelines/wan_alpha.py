@@ -281,6 +281,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         latents = self.prepare_latents(len(prompt), grid, mask, mu, generator)
 
         with self.progress_bar(total=num_inference_steps) as bar:
+            bar.set_description("denoise")
 
             def on_step(i: int, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
                 bar.update()
