@@ -84,6 +84,8 @@ def test_masks_from_cli_drive_generation(tmp_path, model, capsys):
         (["smoke", "--mask-from", "{colour9}"], "no alpha channel and is in colour.*--luma-as-alpha"),
         (["  "], "empty"),
         (["smoke", "--model", "{tmp}"], "not a wan-alpha model folder"),
+        (["smoke", "--model", "{tmp}", "--guidance", "0"], "guidance must be >= 1"),  # checked before loading
+        (["smoke", "--model", "{tmp}", "--shift-mean", "nan"], "finite"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_output(tmp_path, model, capsys, argv, match):

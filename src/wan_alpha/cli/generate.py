@@ -16,7 +16,7 @@ from ..errors import WanAlphaError
 from ..io import check_writable, resolve_format, write_preview, write_video
 from ..io.files import output_format
 from ..io.masks import load_mask, read_matte
-from ..pipelines import WanAlphaFiles, WanAlphaPipeline, check_video_size
+from ..pipelines import WanAlphaFiles, WanAlphaPipeline, check_sampling_settings, check_video_size
 from ..pipelines.memory import (
     MemorySettings,
     apply_memory_settings,
@@ -114,6 +114,7 @@ def generate(
     width, height = parse_size(size) if size is not None else (None, None)
     if frames is not None:
         latent_frame_count(frames)
+    check_sampling_settings(steps, guidance, mu)  # before a model that may take minutes to load
 
     batch = prompts_file is not None
     output, preview = Path(output), None if preview is None else Path(preview)

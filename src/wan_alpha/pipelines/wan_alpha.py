@@ -61,6 +61,17 @@ def check_video_size(height: int, width: int, num_frames: int, patch: int, strid
     latent_frame_count(num_frames)
 
 
+def check_sampling_settings(num_inference_steps: int | None, guidance_scale: float | None, mu: float | None) -> None:
+    """Refuse steps below 1, guidance below 1 or not finite, a mean shift not finite (``None``: the model's own,
+    not checked here), so a command can check its flags before loading a model."""
+    if num_inference_steps is not None and num_inference_steps < 1:
+        raise WanAlphaError(f"steps must be at least 1, got {num_inference_steps}")
+    if guidance_scale is not None and not (guidance_scale >= 1.0 and math.isfinite(guidance_scale)):
+        raise WanAlphaError(f"guidance must be >= 1 (1 disables classifier-free guidance), got {guidance_scale}")
+    if mu is not None and not math.isfinite(mu):
+        raise WanAlphaError(f"shift mean mu must be a finite number, got {mu}")
+
+
 @dataclass
 class WanAlphaPipelineOutput(BaseOutput):
     """``rgb (B,3,T,H,W)`` in [-1, 1] and ``alpha (B,1,T,H,W)`` in [0, 1] (float32, CPU), the same clips
@@ -200,12 +211,7 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         if negative_prompt is not None and len(negative_prompt) != len(prompt):
             raise WanAlphaError(f"{len(negative_prompt)} negative prompts for {len(prompt)} prompts: give one per prompt")
         check_video_size(height, width, num_frames, self.transformer.config.patch_size[1], self.vae.spatial_stride)
-        if num_inference_steps < 1:
-            raise WanAlphaError(f"steps must be at least 1, got {num_inference_steps}")
-        if not (guidance_scale >= 1.0 and math.isfinite(guidance_scale)):
-            raise WanAlphaError(f"guidance must be >= 1 (1 disables classifier-free guidance), got {guidance_scale}")
-        if not math.isfinite(mu):
-            raise WanAlphaError(f"shift mean mu must be a finite number, got {mu}")
+        check_sampling_settings(num_inference_steps, guidance_scale, mu)
         text_dim, in_channels = self.transformer.config.text_dim, self.transformer.config.in_channels
         if self.prompt_encoder.dim != text_dim:
             raise WanAlphaError(f"the text encoder gives {self.prompt_encoder.dim}-d states but the transformer "
