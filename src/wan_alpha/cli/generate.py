@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from .. import EMBEDDED_MODEL
 from ..errors import WanAlphaError
@@ -29,6 +30,7 @@ from ..rgba import Ellipse, latent_frame_count
 from ..sampling import fit_alpha_ellipses, flow_scheduler, render_ellipses
 from ..sampling.schedules import scheduler_shift
 from .args import parse_size, read_prompts
+from .processes import ProcessShare
 
 DEFAULT_SUFFIX = ".webm"
 """Batch outputs without --format: VP9 WebM with alpha (plays in browsers, small)."""
@@ -80,7 +82,8 @@ def generate(
     With one prompt ``output`` (and ``preview``) name files; with several (``prompts_file``) they
     name folders, filled with ``NNN-slug.<format>`` (seeds ``seed``, ``seed+1``, ...). ``model``
     defaults to the embedded tiny model; ``steps``, ``guidance``, ``mu`` and ``mask_fit`` to the model's own
-    settings. Files, prompts and flags are checked before the model is loaded, the size against the
+    settings. Launched as several processes (torchrun, accelerate launch; see :mod:`.processes`) each generates
+    its share of the prompts on its own GPU. Files, prompts and flags are checked before the model is loaded, the size against the
     model's own VAE stride and patch right after, and nothing partial is written.
     """
     if wan_files is not None and model is not None:
@@ -125,7 +128,12 @@ def generate(
                 check_writable(prev, overwrite)
     mask_tensor = load_mask(mask) if mask is not None else None
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    share = ProcessShare.from_env()  # launched as N processes (torchrun, accelerate launch): every N-th prompt
+    mine = share.indices(len(prompts))
+    if not mine:
+        print(f"{share.label()}: no prompt left for this process", file=sys.stderr)
+        return []
+    device = device or share.default_device(torch.cuda.is_available())
     memory = memory or MemorySettings()
     memory.check_device(device)
     if device == "cpu":
@@ -157,7 +165,10 @@ def generate(
     # on a GPU gives the reference's clip (a CPU draws other numbers for the same seed)
     seeds = torch.Generator(device=pipe._execution_device)
     written = []
-    for i, (prompt, (out, prev)) in enumerate(zip(prompts, targets)):
+    if share.world_size > 1:  # one progress line per process rather than one bar per clip
+        pipe.set_progress_bar_config(disable=True)
+    for i in tqdm(mine, desc=share.label(), unit="clip", position=share.rank, disable=share.world_size == 1):
+        prompt, (out, prev) = prompts[i], targets[i]
         result = pipe(
             prompt, negative_prompt=negative_prompt, height=height, width=width, num_frames=frames,
             num_inference_steps=steps, guidance_scale=guidance, generator=seeds.manual_seed(seed + i),
