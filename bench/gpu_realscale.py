@@ -27,10 +27,12 @@ import copy
 import gc
 import importlib.util
 import json
+import math
 import platform
 import statistics
 import sys
 import time
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,7 +43,6 @@ from diffusers import WanTransformer3DModel
 from transformers import AutoTokenizer, UMT5Config, UMT5EncoderModel
 
 from wan_alpha.errors import WanAlphaError
-from wan_alpha.eval import psnr
 from wan_alpha.models.rgba_vae import RGBAVAE
 from wan_alpha.pipelines import WanAlphaPipeline
 from wan_alpha.pipelines.memory import PRESETS, MemorySettings, apply_memory_settings, describe_estimate, estimate_memory
@@ -246,8 +247,10 @@ def decode(vae: RGBAVAE, latent: torch.Tensor, parallel: bool = False) -> tuple[
 
 
 def rgba_psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR (dB) between two RGBA clips (1, 4, T, H, W) in [0, 1]."""
-    return psnr(a[0].permute(1, 2, 3, 0), b[0].permute(1, 2, 3, 0))
+    """PSNR (dB) between two RGBA clips in [0, 1]. Here rather than wan_alpha.eval's: the bare GPU image has no
+    torchmetrics."""
+    mse = float(((a - b) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * math.log10(1 / mse)
 
 
 def relative_l2(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -395,7 +398,12 @@ def run(args: argparse.Namespace, save) -> dict:
     )
     # the default first: every other variant is compared with it; the rest in VARIANTS' order (the preset last)
     for name in [v for v in VARIANTS if v in args.variants]:
-        results["variants"].append(bench.run_variant(name))
+        try:
+            results["variants"].append(bench.run_variant(name))
+        except Exception as err:  # one variant failing (a kernel this GPU lacks...) must not lose the others' results
+            traceback.print_exc()
+            results["variants"].append(dict(variant=name, error=_error(err)))
+            bench.dirty = True
         print(format_variant(results["variants"][-1]), flush=True)
         save(results)
         if name == "default":  # before any other variant changes the pipeline
@@ -410,8 +418,8 @@ def run(args: argparse.Namespace, save) -> dict:
 
 
 def format_variant(row: dict) -> str:
-    if "skipped" in row:
-        return f"  {row['variant']:<22} skipped: {row['skipped']}"
+    if "skipped" in row or "error" in row:
+        return f"  {row['variant']:<22} {'skipped: ' + row['skipped'] if 'skipped' in row else 'failed: ' + row['error']}"
     s = row["seconds"]
     dit = next(v for k, v in s.items() if k.startswith("DiT"))
     peak = "" if row["peak_vram_gib"] is None else f"{row['peak_vram_gib']:6.1f}"
