@@ -117,7 +117,9 @@ def generate(
             if folder is not None and folder.exists() and not folder.is_dir():
                 raise WanAlphaError(f"{folder} exists and is not a folder: with --prompts-file, -o/--preview name folders")
     targets = _targets(prompts, output, preview, batch, format)
-    for out, prev in targets:
+    share = ProcessShare.from_env()  # launched as N processes (torchrun, accelerate launch): every N-th prompt
+    mine = share.indices(len(prompts))
+    for out, prev in (targets[i] for i in mine):  # not the others' files: they may be writing them already
         if not batch or output.exists():
             check_writable(out, overwrite)
         output_format(out, format, None)  # refuses formats that cannot store alpha, before any work
@@ -128,8 +130,6 @@ def generate(
                 check_writable(prev, overwrite)
     mask_tensor = load_mask(mask) if mask is not None else None
 
-    share = ProcessShare.from_env()  # launched as N processes (torchrun, accelerate launch): every N-th prompt
-    mine = share.indices(len(prompts))
     if not mine:
         print(f"{share.label()}: no prompt left for this process", file=sys.stderr)
         return []
