@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.tiny import tiny_pipeline
 from wan_alpha.cli import build_parser, main
 from wan_alpha.cli.generate_commands import PRESET_CHOICES, QUANTIZE_CHOICES, _memory
 from wan_alpha.cli.processes import ProcessShare
@@ -20,6 +21,7 @@ from wan_alpha.models.quantize import QUANTIZE_METHODS
 from wan_alpha.pipelines.memory import PRESETS, MemorySettings
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def memory(*flags):
@@ -54,6 +56,24 @@ def test_process_share_partitions_the_prompts():
     assert ProcessShare.from_env({}) == ProcessShare() and ProcessShare().default_device(True) == "cuda"
     with pytest.raises(WanAlphaError, match="RANK 2 and WORLD_SIZE 2"):
         ProcessShare.from_env({"RANK": "2", "WORLD_SIZE": "2"})
+
+
+def test_a_process_generates_and_checks_only_its_share(tmp_path, monkeypatch, capsys):
+    model = tmp_path / "model"
+    tiny_pipeline().save_pretrained(model)
+    """Process 2 of 2 of a 3-prompt batch writes 001 only; 000 (process 1's, here already on disk) is not its
+    concern, so it neither refuses nor touches it."""
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red ball\na blue cube\na green cone\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "000-a-red-ball.zip").write_bytes(b"process 1's")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["generate", "--prompts-file", str(prompts), "-o", str(tmp_path / "out"), "--model", str(model),
+                 "--steps", "1", "--format", "zip"]) == 0
+    assert capsys.readouterr().out.split() == [str(tmp_path / "out" / "001-a-blue-cube.zip")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["000-a-red-ball.zip", "001-a-blue-cube.zip"]
+    assert (tmp_path / "out" / "000-a-red-ball.zip").read_bytes() == b"process 1's"
 
 
 @pytest.mark.slow
