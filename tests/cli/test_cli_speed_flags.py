@@ -98,3 +98,33 @@ def test_two_processes_write_each_clip_once(tmp_path):
     assert len(re.findall(r"process 2/2: 100%.*1/1", done.stderr)) >= 1
     assert main(["generate", "a blue cube", "--seed", "1", "-o", str(tmp_path / "single.zip"), *flags]) == 0
     assert np.array_equal(read_video(tmp_path / "single.zip").frames, read_video(tmp_path / "out" / names[1]).frames)
+
+
+@pytest.mark.slow
+def test_context_parallel_splits_each_clip_across_two_processes(tmp_path):
+    """torchrun, 2 CPU processes, --context-parallel on the embedded model (4 heads, 2 per process): the first
+    process writes both clips, and they are the clips one process makes."""
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red ball\na blue cube\n")
+    flags = ["--frames", "5", "--size", "32x32", "--steps", "1", "--format", "zip"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         str(REPO / "tests" / "cli" / "context_parallel_main.py"), "generate", "--prompts-file", str(prompts),
+         "-o", str(tmp_path / "out"), "--context-parallel", *flags],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "`enable_parallelism` is an experimental feature" in done.stderr  # diffusers' context parallelism ran
+    names = ["000-a-red-ball.zip", "001-a-blue-cube.zip"]
+    assert [Path(line).name for line in done.stdout.splitlines() if line.endswith(".zip")] == names  # once each
+    for seed, (prompt, name) in enumerate(zip(["a red ball", "a blue cube"], names)):
+        single = tmp_path / f"single-{seed}.zip"
+        assert main(["generate", prompt, "--seed", str(seed), "-o", str(single), *flags]) == 0
+        split, whole = read_video(tmp_path / "out" / name).frames, read_video(single).frames
+        assert np.abs(split.astype(int) - whole.astype(int)).max() <= 1  # float sums in another order: at most 1/255
+
+
+def test_context_parallel_is_refused_on_one_process(tmp_path, capsys):
+    assert main(["generate", "a red ball", "--context-parallel", "-o", str(tmp_path / "a.zip")]) == 2
+    assert "start several" in capsys.readouterr().err

@@ -30,7 +30,7 @@ from ..rgba import Ellipse, latent_frame_count
 from ..sampling import fit_alpha_ellipses, flow_scheduler, render_ellipses
 from ..sampling.schedules import scheduler_shift
 from .args import parse_size, read_prompts
-from .processes import ProcessShare
+from .processes import ProcessShare, start_context_parallel
 
 DEFAULT_SUFFIX = ".webm"
 """Batch outputs without --format: VP9 WebM with alpha (plays in browsers, small)."""
@@ -76,6 +76,7 @@ def generate(
     device: str | None = None,
     wan_files: WanAlphaFiles | None = None,
     memory: MemorySettings | None = None,
+    context_parallel: bool = False,
 ) -> list[Path]:
     """Generate one clip per prompt and write it (and an optional H.264 preview); returns the files.
 
@@ -83,8 +84,9 @@ def generate(
     name folders, filled with ``NNN-slug.<format>`` (seeds ``seed``, ``seed+1``, ...). ``model``
     defaults to the embedded tiny model; ``steps``, ``guidance``, ``mu`` and ``mask_fit`` to the model's own
     settings. Launched as several processes (torchrun, accelerate launch; see :mod:`.processes`) each generates
-    its share of the prompts on its own GPU. Files, prompts and flags are checked before the model is loaded, the size against the
-    model's own VAE stride and patch right after, and nothing partial is written.
+    its share of the prompts on its own GPU, or with ``context_parallel`` every clip across all of them. Files,
+    prompts and flags are checked before the model is loaded, the size against the model's own VAE stride and
+    patch right after, and nothing partial is written.
     """
     if wan_files is not None and model is not None:
         raise WanAlphaError("give --model (a wan-alpha folder) or --model-dir (Wan2.1 files), not both")
@@ -117,9 +119,10 @@ def generate(
             if folder is not None and folder.exists() and not folder.is_dir():
                 raise WanAlphaError(f"{folder} exists and is not a folder: with --prompts-file, -o/--preview name folders")
     targets = _targets(prompts, output, preview, batch, format)
-    share = ProcessShare.from_env()  # launched as N processes (torchrun, accelerate launch): every N-th prompt
+    # launched as N processes (torchrun, accelerate launch): every N-th prompt, or every clip split across them
+    share = ProcessShare.from_env(context_parallel=context_parallel)
     mine = share.indices(len(prompts))
-    for out, prev in (targets[i] for i in mine):  # not the others' files: they may be writing them already
+    for out, prev in (targets[i] for i in mine if share.writes):  # not others' files: they may be writing them now
         if not batch or output.exists():
             check_writable(out, overwrite)
         output_format(out, format, None)  # refuses formats that cannot store alpha, before any work
@@ -142,6 +145,8 @@ def generate(
         torch.set_flush_denormal(True)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     pipe = _load_pipeline(model, wan_files, dtype, device, memory)
+    if share.context_parallel:
+        start_context_parallel(share, pipe.transformer, device)
     if sampler is not None:
         pipe.scheduler = flow_scheduler(sampler, scheduler_shift(pipe.scheduler))
     height, width = height or pipe.config.default_height, width or pipe.config.default_width
@@ -174,6 +179,8 @@ def generate(
             num_inference_steps=steps, guidance_scale=guidance, generator=seeds.manual_seed(seed + i),
             mask=mask_tensor, ellipse=start, ellipse_end=end, mu=mu,
         )
+        if not share.writes:
+            continue
         video = result.videos[0]
         written.append(write_video(out, video, format=format, overwrite=overwrite))
         if prev is not None:

@@ -98,6 +98,10 @@ def _add_realscale(p: argparse.ArgumentParser) -> None:
                    help="VAE precision: fp32 as the reference decodes, bf16 faster (default: as loaded, fp32)")
     m.add_argument("--vae-tiling", action="store_true", help="decode in spatial tiles (less memory)")
     m.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks (slow first run)")
+    m.add_argument("--context-parallel", action="store_true",
+                   help="launched on several GPUs (torchrun --nproc_per_node N -m wan_alpha generate ...): split each "
+                   "clip's DiT tokens across them (diffusers' Ulysses context parallelism) instead of giving each "
+                   "GPU its own prompts")
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -109,7 +113,7 @@ def _generate(args: argparse.Namespace) -> int:
         guidance=args.guidance, seed=args.seed, ellipse=args.ellipse, ellipse_end=args.ellipse_end,
         mask=args.mask, mask_from=args.mask_from, mu=args.shift_mean, sampler=args.sampler, mask_fit=args.mask_fit,
         preview=args.preview, format=args.format, overwrite=args.overwrite,
-        wan_files=_wan_files(args), memory=_memory(args),
+        wan_files=_wan_files(args), memory=_memory(args), context_parallel=args.context_parallel,
     )
     for path in paths:
         print(path)
