@@ -78,6 +78,8 @@ def start_context_parallel(share: ProcessShare, transformer, device: str) -> Non
     if heads % share.world_size:
         raise WanAlphaError(f"--context-parallel splits the DiT's {heads} attention heads across the processes: "
                             f"launch a number of processes that divides {heads}, not {share.world_size}")
+    if device.startswith("cuda"):
+        torch.cuda.set_device(device)  # else every rank's NCCL communicator starts on GPU 0
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
     transformer.enable_parallelism(config=ContextParallelConfig(ulysses_degree=share.world_size))
