@@ -10,11 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.tiny import tiny_pipeline
 from wan_alpha.cli import build_parser, main
 from wan_alpha.cli.generate_commands import PRESET_CHOICES, QUANTIZE_CHOICES, _memory
-from wan_alpha.cli.processes import ProcessShare
+from wan_alpha.cli.processes import ProcessShare, start_context_parallel
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.io import read_video
 from wan_alpha.models.quantize import QUANTIZE_METHODS
@@ -125,6 +126,13 @@ def test_context_parallel_splits_each_clip_across_two_processes(tmp_path):
         assert np.abs(split.astype(int) - whole.astype(int)).max() <= 1  # float sums in another order: at most 1/255
 
 
-def test_context_parallel_is_refused_on_one_process(tmp_path, capsys):
+def test_context_parallel_is_refused_where_it_cannot_run(tmp_path, capsys, monkeypatch):
     assert main(["generate", "a red ball", "--context-parallel", "-o", str(tmp_path / "a.zip")]) == 2
     assert "start several" in capsys.readouterr().err
+    share, transformer = ProcessShare(0, 3, 0, context_parallel=True), tiny_pipeline().transformer  # 2 heads
+    if not torch.cuda.is_available():
+        with pytest.raises(WanAlphaError, match="needs GPUs"):
+            start_context_parallel(share, transformer, "cpu")
+    monkeypatch.setattr(torch.accelerator, "device_count", lambda: 1)
+    with pytest.raises(WanAlphaError, match="DiT's 2 attention heads .* divides 2, not 3"):
+        start_context_parallel(share, transformer, "cpu")
