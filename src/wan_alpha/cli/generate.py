@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from .. import EMBEDDED_MODEL
 from ..errors import WanAlphaError
@@ -29,6 +30,7 @@ from ..rgba import Ellipse, latent_frame_count
 from ..sampling import fit_alpha_ellipses, flow_scheduler, render_ellipses
 from ..sampling.schedules import scheduler_shift
 from .args import parse_size, read_prompts
+from .processes import ProcessShare, start_context_parallel
 
 DEFAULT_SUFFIX = ".webm"
 """Batch outputs without --format: VP9 WebM with alpha (plays in browsers, small)."""
@@ -85,14 +87,17 @@ def generate(
     device: str | None = None,
     wan_files: WanAlphaFiles | None = None,
     memory: MemorySettings | None = None,
+    context_parallel: bool = False,
 ) -> list[Path]:
     """Generate one clip per prompt and write it (and an optional H.264 preview); returns the files.
 
     With one prompt ``output`` (and ``preview``) name files; with several (``prompts_file``) they
     name folders, filled with ``NNN-slug.<format>`` (seeds ``seed``, ``seed+1``, ...). ``model``
     defaults to the embedded tiny model; ``steps``, ``guidance``, ``mu`` and ``mask_fit`` to the model's own
-    settings. Files, prompts and flags are checked before the model is loaded, the size against the
-    model's own VAE stride and patch right after, and nothing partial is written.
+    settings. Launched as several processes (torchrun, accelerate launch; see :mod:`.processes`) each generates
+    its share of the prompts on its own GPU, or with ``context_parallel`` every clip across all of them. Files,
+    prompts and flags are checked before the model is loaded, the size against the model's own VAE stride and
+    patch right after, and nothing partial is written.
     """
     if wan_files is not None and model is not None:
         raise WanAlphaError("give --model (a wan-alpha folder) or --model-dir (Wan2.1 files), not both")
@@ -123,7 +128,10 @@ def generate(
             if folder is not None and folder.exists() and not folder.is_dir():
                 raise WanAlphaError(f"{folder} exists and is not a folder: with --prompts-file, -o/--preview name folders")
     targets = _targets(prompts, output, preview, batch, format)
-    for out, prev in targets:
+    # launched as N processes (torchrun, accelerate launch): every N-th prompt, or every clip split across them
+    share = ProcessShare.from_env(context_parallel=context_parallel)
+    mine = share.indices(len(prompts))
+    for out, prev in (targets[i] for i in mine if share.writes):  # not others' files: they may be writing them now
         if not batch or output.exists():
             check_writable(out, overwrite)
         output_format(out, format, None)  # refuses formats that cannot store alpha, before any work
@@ -134,7 +142,10 @@ def generate(
                 check_writable(prev, overwrite)
     mask_tensor = load_mask(mask) if mask is not None else None
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if not mine:
+        print(f"{share.label()}: no prompt left for this process", file=sys.stderr)
+        return []
+    device = device or share.default_device(torch.cuda.is_available())
     memory = memory or MemorySettings()
     memory.check_device(device)
     if device == "cpu":
@@ -143,6 +154,8 @@ def generate(
         torch.set_flush_denormal(True)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     pipe = _load_pipeline(model, wan_files, dtype, device, memory)
+    if share.context_parallel:
+        start_context_parallel(share, pipe.transformer, device)
     if sampler is not None:
         pipe.scheduler = flow_scheduler(sampler, scheduler_shift(pipe.scheduler))
     height, width = height or pipe.config.default_height, width or pipe.config.default_width
@@ -169,12 +182,17 @@ def generate(
     # on a GPU gives the reference's clip (a CPU draws other numbers for the same seed)
     seeds = torch.Generator(device=pipe._execution_device)
     written = []
-    for i, (prompt, (out, prev)) in enumerate(zip(prompts, targets)):
+    if share.world_size > 1:  # one progress line per process rather than one bar per clip
+        pipe.set_progress_bar_config(disable=True)
+    for i in tqdm(mine, desc=share.label(), unit="clip", position=share.rank, disable=share.world_size == 1):
+        prompt, (out, prev) = prompts[i], targets[i]
         result = pipe(
             prompt, negative_prompt=negative_prompt, height=height, width=width, num_frames=frames,
             num_inference_steps=steps, guidance_scale=guidance, generator=seeds.manual_seed(seed + i),
             mask=mask_tensor, ellipse=start, ellipse_end=end, mu=mu,
         )
+        if not share.writes:
+            continue
         video = result.videos[0]
         written.append(write_video(out, video, format=format, overwrite=overwrite))
         if prev is not None:

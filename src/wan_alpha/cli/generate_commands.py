@@ -12,6 +12,9 @@ from .args import ELLIPSE_HELP, ELLIPSE_METAVAR
 # wan_alpha.sampling's SAMPLERS and MASK_FITS, spelled here so that --help imports no torch (a test keeps them equal)
 SAMPLER_CHOICES = ("euler", "unipc", "dpm++")
 MASK_FIT_CHOICES = ("reference", "moments")
+# wan_alpha.models.quantize's QUANTIZE_METHODS and pipelines.memory's PRESETS (less low-vram), likewise
+QUANTIZE_CHOICES = ("none", "int8", "fp8")
+PRESET_CHOICES = ("24gb",)
 MASK_FIT_HELP = ("how ellipses are fitted to alpha: reference (the release's gen_gaussian_mask.py: axes span the "
                  "object, angle of its solid core) or moments (tighter axes, angle of every opaque cell) "
                  "(default: the one --model was trained with; reference for Wan2.1 files)")
@@ -94,11 +97,25 @@ def _add_realscale(p: argparse.ArgumentParser) -> None:
     g.add_argument("--distill-lora", metavar="F", help="step-distillation LoRA (e.g. LightX2V); then 4 steps, no CFG")
     g.add_argument("--distill-strength", type=float, default=1.0, metavar="S", help="distill LoRA strength (default 1)")
     m = p.add_argument_group("GPU memory and speed")
-    m.add_argument("--offload", choices=["none", "model", "sequential"], default="none",
-                   help="none: all on the GPU (fastest); model: one model at a time; sequential: layer by layer")
-    m.add_argument("--low-vram", action="store_true", help="for ~24 GB cards: sequential offload + VAE tiling/slicing")
+    m.add_argument("--offload", choices=["none", "model", "sequential"],
+                   help="none: all on the GPU (fastest); model: one model at a time; sequential: layer by layer "
+                   "(default: none, or the preset's)")
+    m.add_argument("--low-vram", action="store_true", help="for small cards: sequential offload + VAE tiling/slicing "
+                   "(slowest; ~4 GiB at 81x832x480)")
+    m.add_argument("--preset", choices=PRESET_CHOICES,
+                   help="24gb: int8 DiT + model offload + VAE tiling (estimate ~17 GiB at 81x832x480); flags given "
+                   "with it replace the preset's")
+    m.add_argument("--quantize", choices=QUANTIZE_CHOICES,
+                   help="store the DiT blocks' weights in 8 bits (torchao, pip install 'wan-alpha[quant]'): int8 "
+                   "weight-only (any GPU or CPU), fp8 weights and activations (Ada/Hopper GPUs) (default: none)")
+    m.add_argument("--vae-dtype", choices=["fp32", "bf16"],
+                   help="VAE precision: fp32 as the reference decodes, bf16 faster (default: as loaded, fp32)")
     m.add_argument("--vae-tiling", action="store_true", help="decode in spatial tiles (less memory)")
     m.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks (slow first run)")
+    m.add_argument("--context-parallel", action="store_true",
+                   help="launched on several GPUs (torchrun --nproc_per_node N -m wan_alpha generate ...): split each "
+                   "clip's DiT tokens across them (diffusers' Ulysses context parallelism) instead of giving each "
+                   "GPU its own prompts")
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -110,7 +127,7 @@ def _generate(args: argparse.Namespace) -> int:
         guidance=args.guidance, seed=args.seed, ellipse=args.ellipse, ellipse_end=args.ellipse_end,
         mask=args.mask, mask_from=args.mask_from, luma_as_alpha=args.luma_as_alpha, mu=args.shift_mean, sampler=args.sampler, mask_fit=args.mask_fit,
         preview=args.preview, format=args.format, overwrite=args.overwrite,
-        wan_files=_wan_files(args), memory=_memory(args),
+        wan_files=_wan_files(args), memory=_memory(args), context_parallel=args.context_parallel,
     )
     for path in paths:
         print(path)
@@ -132,9 +149,13 @@ def _wan_files(args: argparse.Namespace):
 def _memory(args: argparse.Namespace):
     from ..pipelines.memory import MemorySettings
 
-    if args.low_vram:
-        return MemorySettings.low_vram()
-    return MemorySettings(mode=args.offload, tiling=args.vae_tiling, compile=args.compile)
+    given = dict(mode=args.offload, tiling=args.vae_tiling or None, compile=args.compile or None,
+                 quantize=args.quantize, vae_dtype=args.vae_dtype)
+    given = {name: value for name, value in given.items() if value is not None}
+    if args.low_vram and args.preset:
+        raise WanAlphaError("give --low-vram or --preset, not both")
+    preset = "low-vram" if args.low_vram else args.preset
+    return MemorySettings.preset(preset, **given) if preset else MemorySettings(**given)
 
 
 def _add_mask(sub: argparse._SubParsersAction) -> None:
