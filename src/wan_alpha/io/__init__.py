@@ -10,7 +10,7 @@ import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "atomic": ["atomic_output", "check_writable"],
-    "base": ["DEFAULT_FPS"],
+    "base": ["DEFAULT_FPS", "WriteOptions"],
     "files": ["convert", "read_video", "write_video"],
     "formats": ["FORMATS", "Format", "resolve_format"],
     "preview": ["write_preview"],

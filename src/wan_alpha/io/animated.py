@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageSequence, PngImagePlugin
 
 from ..errors import WanAlphaError
-from .base import DEFAULT_FPS, Decoded, check_frame_count, stack_frames
+from .base import DEFAULT_FPS, Decoded, WriteOptions, check_frame_count, stack_frames
 from .video import RGBAVideo
 
 GIF_ALPHA_THRESHOLD = 128
@@ -62,7 +62,7 @@ def _images(video: RGBAVideo) -> list[Image.Image]:
     return [Image.fromarray(np.ascontiguousarray(frame), "RGBA") for frame in video.frames]
 
 
-def write_apng(path: Path, video: RGBAVideo, quality: int | None = None) -> None:
+def write_apng(path: Path, video: RGBAVideo, options: WriteOptions) -> None:
     info = PngImagePlugin.PngInfo()
     info.add_text("wan-alpha", _tag(video))
     first, *rest = _images(video)
@@ -72,13 +72,13 @@ def write_apng(path: Path, video: RGBAVideo, quality: int | None = None) -> None
     )
 
 
-def write_webp(path: Path, video: RGBAVideo, quality: int | None = None) -> None:
+def write_webp(path: Path, video: RGBAVideo, options: WriteOptions) -> None:
     """Lossless unless a lossy quality is given; the alpha plane is always lossless.
 
     libwebp's animation encoder does not keep the colour of fully transparent pixels (Pillow passes
     ``exact`` only to still images), so "lossless" means every visible pixel and all alpha.
     """
-    lossy = {"lossless": False, "quality": quality} if quality is not None else {"lossless": True}
+    lossy = {"lossless": False, "quality": options.quality} if options.quality is not None else {"lossless": True}
     first, *rest = _images(video)
     first.save(
         path, format="WEBP", save_all=True, append_images=rest, duration=frame_delays(video.fps, video.num_frames),
@@ -86,7 +86,7 @@ def write_webp(path: Path, video: RGBAVideo, quality: int | None = None) -> None
     )
 
 
-def write_gif(path: Path, video: RGBAVideo, quality: int | None = None) -> None:
+def write_gif(path: Path, video: RGBAVideo, options: WriteOptions) -> None:
     first, *rest = [_gif_frame(frame) for frame in video.frames]
     first.save(
         path, format="GIF", save_all=True, append_images=rest,
@@ -126,7 +126,8 @@ def read_animated(path: Path) -> Decoded:
     fps = float(tag.group(1)) if tag else _fps_from_delays(delays)
     expanded = _to_constant_rate(stacked, delays, fps) if any(delays) else stacked
     check_frame_count(path, len(expanded), int(tag.group(2)) if tag else None)
-    return Decoded(expanded, fps, has_alpha, codec)
+    stored = "pal8" if codec == "gif" else "rgba" if has_alpha else "rgb24"  # GIF: a palette, one index transparent
+    return Decoded(expanded, fps, has_alpha, codec, stored)
 
 
 def _tag_text(image: Image.Image) -> str:

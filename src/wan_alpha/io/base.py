@@ -27,6 +27,13 @@ class Decoded:
     fps: float
     has_alpha: bool
     codec: str
+    pixel_format: str
+    """What the file stores, as FFmpeg names it (``yuva420p``, ``argb``, ``rgba``, ``gbrapf16``...)."""
+    format: str | None = None
+    """The format the file itself shows (its codec, a tag), where the extension is shared: a ``.mov`` holds
+    ProRes, PNG or QuickTime Animation; None: the extension's format."""
+    premultiplied: bool = False
+    """The colour is stored multiplied by alpha (a tag we wrote, or the format's convention)."""
 
 
 def stack_frames(frames: list[np.ndarray], path: Path) -> np.ndarray:
@@ -41,6 +48,27 @@ def stack_frames(frames: list[np.ndarray], path: Path) -> np.ndarray:
                 "all frames must have the same size"
             )
     return np.stack(frames)
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How a writer encodes, beyond the frames: each format reads the fields that apply to it."""
+
+    quality: int | None = None
+    premultiplied: bool = False
+    """Store colour multiplied by alpha (formats whose ``alpha_convention`` is ``"either"``)."""
+    stacked_layout: str = "below"
+    """mp4-stacked: the alpha picture ``below`` or to the ``right`` of the colour picture."""
+    columns: int | None = None
+    """spritesheet: frames per row (None: a near-square grid)."""
+    max_size: int | None = None
+    """spritesheet: the largest atlas width and height allowed (a GPU's texture limit)."""
+
+
+def luma(frames: np.ndarray) -> np.ndarray:
+    """BT.601 luma of RGB frames as uint8 (a grey matte gives its grey value back exactly)."""
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.clip(np.rint(frames[..., :3].astype(np.float32) @ weights), 0, 255).astype(np.uint8)
 
 
 def fps_fraction(fps: float) -> Fraction:

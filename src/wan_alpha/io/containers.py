@@ -1,4 +1,4 @@
-"""Video containers through PyAV (FFmpeg): WebM VP9 alpha, MOV ProRes 4444 / PNG, H.264 MP4."""
+"""Video containers through PyAV (FFmpeg): WebM VP9 / VP8 alpha, MOV ProRes 4444 / PNG / QuickTime Animation, H.264."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 from av.video.reformatter import Interpolation
 
 from ..errors import WanAlphaError
-from .base import DEFAULT_FPS, Decoded, check_frame_count, fps_fraction, stack_frames
+from .base import DEFAULT_FPS, Decoded, WriteOptions, check_frame_count, fps_fraction, stack_frames
 from .video import RGBAVideo
 
 # swscale's default RGB <-> YUV conversion truncates instead of rounding and subsamples chroma crudely
@@ -23,6 +23,12 @@ _SWS_FLAGS = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation
 # FFmpeg's native VP8/VP9 decoders ignore the alpha layer that WebM stores beside the colour
 # frames (they return alpha 255 everywhere); libvpx's own decoders read it.
 _ALPHA_DECODERS = {"vp9": "libvpx-vp9", "vp8": "libvpx"}
+
+# The format a codec with alpha shows, where several share an extension (.mov: ProRes, PNG, Animation).
+_FORMAT_OF_CODEC = {"vp9": "webm", "vp8": "webm-vp8", "prores": "mov", "png": "mov-png", "qtrle": "mov-qtrle"}
+
+PREMULTIPLIED_TAG = "wan-alpha premultiplied"
+"""The container comment that marks colour stored premultiplied (``write_video(premultiplied=True)``)."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,18 @@ VP9_ALPHA = Encoder(
     quality_option="crf",
     default_quality=15,
 )
+# VP8 keeps alpha only without alternate reference frames (libvpx refuses yuva420p with auto-alt-ref);
+# crf 4 is libvpx VP8's best constant quality (its range is 4-63).
+VP8_ALPHA = Encoder(
+    "libvpx",
+    "yuva420p",
+    {"b": "0", "auto-alt-ref": "0", "deadline": "good", "cpu-used": "4"},
+    quality_option="crf",
+    default_quality=10,
+)
 PRORES_4444 = Encoder("prores_ks", "yuva444p10le", {"profile": "4444"})
 PNG_MOV = Encoder("png", "rgba")
+QTRLE = Encoder("qtrle", "argb")
 H264_PREVIEW = Encoder(
     "libx264",
     "yuv420p",
@@ -58,11 +74,24 @@ H264_PREVIEW = Encoder(
 )
 
 
-def write_frames(path: Path, frames: np.ndarray, fps: float, encoder: Encoder, quality: int | None = None) -> None:
-    """Encode uint8 frames ``(T, H, W, 3 or 4)`` into ``path``; the container follows the suffix."""
+def pad_to_even(frames: np.ndarray) -> np.ndarray:
+    """yuv420p needs even sizes: repeat the last row / column once when height / width is odd."""
+    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+    return np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge") if pad_h or pad_w else frames
+
+
+def write_frames(
+    path: Path, frames: np.ndarray, fps: float, encoder: Encoder, quality: int | None = None, comment: str | None = None
+) -> None:
+    """Encode uint8 frames ``(T, H, W, 3 or 4)`` into ``path``; the container follows the suffix.
+
+    ``comment`` goes into the container's comment tag (MOV/MP4 ``\xa9cmt``, Matroska ``COMMENT``).
+    """
     rate = fps_fraction(fps)
     source_format = "rgba" if frames.shape[-1] == 4 else "rgb24"
     with av.open(str(path), "w", options=encoder.container_options) as container:
+        if comment:
+            container.metadata["comment"] = comment
         stream = container.add_stream(encoder.codec, rate=rate)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = encoder.pix_fmt
@@ -79,9 +108,16 @@ def write_frames(path: Path, frames: np.ndarray, fps: float, encoder: Encoder, q
         container.mux(stream.encode(None))
 
 
-def write_rgba(path: Path, video: RGBAVideo, quality: int | None, *, encoder: Encoder) -> None:
+def write_rgba(path: Path, video: RGBAVideo, options: WriteOptions, *, encoder: Encoder) -> None:
     """Registry adapter: write an :class:`RGBAVideo` with one of the encoders above."""
-    write_frames(path, video.frames, video.fps, encoder, quality)
+    comment = PREMULTIPLIED_TAG if options.premultiplied else None
+    write_frames(path, video.frames, video.fps, encoder, options.quality, comment)
+
+
+def container_comment(path: Path) -> str:
+    """The container's comment tag ('' when none): where we mark premultiplied and stacked-alpha files."""
+    with av.open(str(path)) as container:
+        return container.metadata.get("comment", "")
 
 
 def read_container(path: Path) -> Decoded:
@@ -94,9 +130,13 @@ def read_container(path: Path) -> Decoded:
         frames = list(_decode(container, stream))
         rate = stream.average_rate or stream.guessed_rate or fps_fraction(DEFAULT_FPS)
         check_frame_count(path, len(frames), _declared_frames(stream, rate))
+        premultiplied = container.metadata.get("comment") == PREMULTIPLIED_TAG
+    # the decoded frames' format: FFmpeg's stream header says yuv420p for VP9 / VP8 with an alpha layer
+    pixel_format = frames[0].format.name if frames else stream.codec_context.pix_fmt or "unknown"
     has_alpha = bool(frames) and any(c.is_alpha for c in frames[0].format.components)
     rgba = stack_frames([frame.to_ndarray(format="rgba", interpolation=_SWS_FLAGS) for frame in frames], path)
-    return Decoded(rgba, float(rate), has_alpha, codec)
+    shown = _FORMAT_OF_CODEC.get(codec) if has_alpha else None
+    return Decoded(rgba, float(rate), has_alpha, codec, pixel_format, shown, premultiplied)
 
 
 def _decode(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -12,8 +13,9 @@ import numpy as np
 from ..errors import WanAlphaError
 from ..rgba import unpremultiply
 from .atomic import atomic_output, check_writable
-from .base import Decoded
-from .formats import Format, resolve_format
+from . import spritesheet, stacked
+from .base import Decoded, WriteOptions, luma
+from .formats import Format, check_suffix, resolve_format
 from .video import RGBAVideo
 
 # What decoders raise on a damaged or misnamed file: Pillow uses OSError/SyntaxError/EOFError, and its
@@ -52,7 +54,7 @@ def read_video(
     """
     decoded, _ = decode_file(path, format)
     if alpha_path is not None:
-        frames = _with_matte(decoded.frames, _luma(decode_file(alpha_path)[0].frames), path, alpha_path)
+        frames = _with_matte(decoded.frames, luma(decode_file(alpha_path)[0].frames), path, alpha_path)
     elif decoded.has_alpha or allow_opaque:
         frames = decoded.frames
     else:
@@ -60,15 +62,9 @@ def read_video(
             f"{path} has no alpha channel: pass its matte with --alpha MATTE_VIDEO, or --allow-opaque to read it "
             "fully opaque"
         )
-    if premultiplied:
+    if premultiplied or decoded.premultiplied:  # a tag we wrote marks colour stored premultiplied
         frames = _unpremultiply(frames)
     return RGBAVideo(frames, decoded.fps)
-
-
-def _luma(frames: np.ndarray) -> np.ndarray:
-    """BT.601 luma of RGB frames as uint8 (a grey matte gives its grey value back exactly)."""
-    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return np.clip(np.rint(frames[..., :3].astype(np.float32) @ weights), 0, 255).astype(np.uint8)
 
 
 def _with_matte(rgb: np.ndarray, alpha: np.ndarray, path, alpha_path) -> np.ndarray:
@@ -94,23 +90,56 @@ def write_video(
     format: str | None = None,
     overwrite: bool = False,
     quality: int | None = None,
+    options: WriteOptions | None = None,
 ) -> Path:
-    """Write ``video`` atomically (nothing appears at ``path`` unless the whole file was written)."""
+    """Write ``video`` atomically (nothing appears at ``path`` unless the whole file was written).
+
+    ``options``: premultiplied colour, stacked layout, atlas columns...; ``quality`` overrides its quality.
+    """
     path = Path(path)
-    fmt = output_format(path, format, quality)
+    options = _with_quality(options, quality)
+    fmt = output_format(path, format, options)
+    if options.premultiplied and fmt.alpha_convention == "either":
+        video = RGBAVideo(premultiply_frames(video.frames), video.fps)
     with atomic_output(path, overwrite=overwrite, directory=fmt.directory) as tmp:
-        fmt.write(tmp, video, quality)
+        fmt.write(tmp, video, options)
     return path
 
 
-def output_format(path: Path, format: str | None, quality: int | None) -> Format:
-    """The format to write ``path`` in, refusing read-only formats and out-of-range quality up front."""
+def _with_quality(options: WriteOptions | None, quality: int | None) -> WriteOptions:
+    options = options or WriteOptions()
+    return options if quality is None else replace(options, quality=quality)
+
+
+def premultiply_frames(frames: np.ndarray) -> np.ndarray:
+    """uint8 straight ``(..., 4)`` -> colour multiplied by alpha, rounded (alpha unchanged)."""
+    x = frames.astype(np.float32)
+    rgb = np.rint(x[..., :3] * x[..., 3:] / 255.0).astype(np.uint8)
+    return np.concatenate([rgb, frames[..., 3:]], axis=-1)
+
+
+def output_format(path: Path, format: str | None, options: WriteOptions | None = None) -> Format:
+    """The format to write ``path`` in, refusing read-only formats, misnamed outputs and options the format
+    cannot honour up front."""
+    options = options or WriteOptions()
     fmt = resolve_format(path, format)
     if fmt.write is None:
         raise WanAlphaError(
-            f"{fmt.name} ({fmt.description}) cannot store alpha: write .webm, .mov, .png folder, .zip, .apng, "
-            ".webp or .gif, or make an H.264 preview with `wan-alpha preview`"
+            f"{fmt.description} ({path.suffix or 'no extension'}) is read-only here, it cannot store alpha: write "
+            ".webm, .mov, .zip, .apng, .webp, .gif or a PNG folder"
+            + (", or --format mp4-stacked for an MP4 with alpha" if path.suffix.lower() == ".mp4" else "")
+            + ", or make an opaque preview with `wan-alpha preview`"
         )
+    if format is not None:
+        check_suffix(path, fmt)
+    if options.premultiplied and fmt.alpha_convention == "straight":
+        raise WanAlphaError(f"{fmt.name} is read as straight alpha (browsers, game engines): drop the premultiplied "
+                            "option, or write .mov, .zip, a PNG folder, an EXR folder or a sprite sheet")
+    if options.stacked_layout not in stacked.LAYOUTS:
+        raise WanAlphaError(f"unknown stacked layout {options.stacked_layout!r}: choose {' or '.join(stacked.LAYOUTS)}")
+    if fmt.name == "spritesheet":
+        spritesheet.grid(1, 1, 1, options.columns, options.max_size)  # refuses --columns 0 before any work
+    quality = options.quality
     if quality is None:
         return fmt
     if fmt.quality is None:
@@ -133,9 +162,11 @@ def convert(
     allow_opaque: bool = False,
     quality: int | None = None,
     overwrite: bool = False,
+    options: WriteOptions | None = None,
 ) -> Path:
     """Read ``source`` (options as :func:`read_video`) and write ``target`` (as :func:`write_video`)."""
     check_writable(target, overwrite)  # fail before decoding a long clip, not after
-    output_format(Path(target), format, quality)
+    options = _with_quality(options, quality)
+    output_format(Path(target), format, options)
     video = read_video(source, alpha_path=alpha_path, premultiplied=premultiplied, allow_opaque=allow_opaque)
-    return write_video(target, video, format=format, overwrite=overwrite, quality=quality)
+    return write_video(target, video, format=format, overwrite=overwrite, options=options)

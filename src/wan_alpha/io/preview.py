@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import WanAlphaError
 from ..rgba import composite, parse_color
 from .atomic import atomic_output, check_writable
-from .containers import H264_PREVIEW, write_frames
+from .containers import H264_PREVIEW, pad_to_even, write_frames
 from .files import read_video
 from .video import RGBAVideo
 
@@ -29,12 +29,6 @@ def _background(background: str) -> np.ndarray | None:
             f"background {background!r} is neither 'checker', a #RRGGBB colour nor an existing video file"
         )
     return read_video(background, allow_opaque=True).frames[..., :3].astype(np.float32) / 255.0
-
-
-def pad_to_even(frames: np.ndarray) -> np.ndarray:
-    """yuv420p needs even sizes: repeat the last row / column once when height / width is odd."""
-    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
-    return np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge") if pad_h or pad_w else frames
 
 
 def preview_frames(video: RGBAVideo, background: str = "checker", layout: str = "composite") -> np.ndarray:

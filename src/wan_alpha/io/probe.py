@@ -9,6 +9,7 @@ import numpy as np
 
 from ..rgba import region_masks
 from .files import decode_file
+from .formats import FORMATS
 
 HISTOGRAM_BINS = 10
 
@@ -16,6 +17,7 @@ HISTOGRAM_BINS = 10
 def probe(path: str | os.PathLike) -> dict[str, Any]:
     """Decode ``path`` and summarise it; a file without alpha is reported (``has_alpha`` False), not refused."""
     decoded, fmt = decode_file(path)
+    fmt = FORMATS[decoded.format] if decoded.format else fmt  # a .mov's codec says which MOV it is
     frames = decoded.frames
     alpha = frames[..., 3].astype(np.float32) / 255.0
     opaque, semi, transparent = region_masks(alpha)
@@ -25,6 +27,8 @@ def probe(path: str | os.PathLike) -> dict[str, Any]:
         "format": fmt.name,
         "description": fmt.description,
         "codec": decoded.codec,
+        "pixel_format": decoded.pixel_format,
+        "alpha_stored": "premultiplied" if decoded.premultiplied or fmt.alpha_convention == "premultiplied" else "straight",
         "width": int(frames.shape[2]),
         "height": int(frames.shape[1]),
         "frames": int(frames.shape[0]),
@@ -48,7 +52,9 @@ def format_probe(info: dict[str, Any]) -> str:
     a = info["alpha"]
     lines = [
         f"file       {info['path']}",
-        f"format     {info['format']} ({info['description']}), codec {info['codec']}",
+        f"format     {info['format']} ({info['description']})",
+        f"codec      {info['codec']}, pixel format {info['pixel_format']}"
+        + (f", {info['alpha_stored']} alpha" if info["has_alpha"] else ""),
         f"size       {info['width']}x{info['height']}, {info['frames']} frames at {info['fps']:g} fps "
         f"({info['duration_s']:.2f} s)",
     ]

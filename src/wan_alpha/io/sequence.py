@@ -1,6 +1,7 @@
 """PNG sequences: a folder or a ``.zip`` of ``frame_00000.png`` ... plus a ``meta.json`` sidecar.
 
-The sidecar records what PNG cannot: ``{"fps": 16.0, "frames": 9}``. Without it the frames are taken
+The sidecar records what PNG cannot: ``{"fps": 16.0, "frames": 9}``, plus ``"premultiplied": true`` for
+colour written premultiplied (read back straight). Without it the frames are taken
 in natural name order (``f2.png`` before ``f10.png``) at :data:`DEFAULT_FPS`.
 """
 
@@ -17,36 +18,37 @@ import numpy as np
 from PIL import Image
 
 from ..errors import WanAlphaError
-from .base import DEFAULT_FPS, Decoded, check_frame_count, stack_frames
+from .base import DEFAULT_FPS, Decoded, WriteOptions, check_frame_count, stack_frames
 from .video import RGBAVideo
 
 META_NAME = "meta.json"
 FRAME_NAME = "frame_{index:05d}.png"
 
 
-def _png_bytes(frame: np.ndarray) -> bytes:
+def png_bytes(frame: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(frame), "RGBA").save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def _meta(video: RGBAVideo) -> str:
-    return json.dumps({"fps": video.fps, "frames": video.num_frames}, indent=2)
+def _meta(video: RGBAVideo, options: WriteOptions) -> str:
+    meta = {"fps": video.fps, "frames": video.num_frames} | ({"premultiplied": True} if options.premultiplied else {})
+    return json.dumps(meta, indent=2)
 
 
-def write_folder(path: Path, video: RGBAVideo, quality: int | None = None) -> None:
+def write_folder(path: Path, video: RGBAVideo, options: WriteOptions) -> None:
     """``path`` is an (empty, temporary) folder."""
     for index, frame in enumerate(video.frames):
-        (path / FRAME_NAME.format(index=index)).write_bytes(_png_bytes(frame))
-    (path / META_NAME).write_text(_meta(video))
+        (path / FRAME_NAME.format(index=index)).write_bytes(png_bytes(frame))
+    (path / META_NAME).write_text(_meta(video, options))
 
 
-def write_zip(path: Path, video: RGBAVideo, quality: int | None = None) -> None:
+def write_zip(path: Path, video: RGBAVideo, options: WriteOptions) -> None:
     # PNG is already deflated: storing avoids compressing twice for nothing.
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
         for index, frame in enumerate(video.frames):
-            archive.writestr(FRAME_NAME.format(index=index), _png_bytes(frame))
-        archive.writestr(META_NAME, _meta(video))
+            archive.writestr(FRAME_NAME.format(index=index), png_bytes(frame))
+        archive.writestr(META_NAME, _meta(video, options))
 
 
 def _natural_key(name: str) -> list:
@@ -60,24 +62,25 @@ def _decode(members: Iterable[tuple[str, bytes]], meta: bytes | None, path: Path
             has_alpha = has_alpha or image.has_transparency_data
             frames.append(np.asarray(image.convert("RGBA")))
     stacked = stack_frames(frames, path)
-    fps, expected = _parse_meta(meta, path)
+    fps, expected, premultiplied = parse_meta(meta, path)
     check_frame_count(path, len(frames), expected)
-    return Decoded(stacked, fps, has_alpha, "png")
+    return Decoded(stacked, fps, has_alpha, "png", "rgba" if has_alpha else "rgb24", premultiplied=premultiplied)
 
 
-def _parse_meta(meta: bytes | None, path: Path) -> tuple[float, int | None]:
-    """-> (fps, declared frame count or None)."""
+def parse_meta(meta: bytes | None, path: Path) -> tuple[float, int | None, bool]:
+    """-> (fps, declared frame count or None, colour stored premultiplied)."""
     if meta is None:
-        return DEFAULT_FPS, None
+        return DEFAULT_FPS, None, False
     try:
         info = json.loads(meta)
         fps = float(info.get("fps", DEFAULT_FPS))
         frames = int(info["frames"]) if "frames" in info else None
+        premultiplied = bool(info.get("premultiplied", False))
     except (ValueError, TypeError, AttributeError) as err:
         raise WanAlphaError(f"{path}: {META_NAME} is not valid ({err}); fix or delete it") from err
     if not (fps > 0 and np.isfinite(fps)):
         raise WanAlphaError(f"{path}: {META_NAME} has fps {fps}, expected a positive number")
-    return fps, frames
+    return fps, frames, premultiplied
 
 
 def read_folder(path: Path) -> Decoded:

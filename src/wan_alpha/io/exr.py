@@ -1,0 +1,88 @@
+"""OpenEXR sequences: a folder of half-float RGBA ``frame_00000.exr`` ... plus ``meta.json``.
+
+EXR's convention (Nuke, Unreal's ImgMedia, Blender, Resolve) is scene-linear colour premultiplied by
+alpha, so the 8-bit sRGB frames are decoded to linear light and multiplied by alpha before they are
+stored as float16; reading undoes both. FFmpeg's ``exr`` codec (through PyAV) encodes and decodes.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import WanAlphaError
+from .base import Decoded, WriteOptions, check_frame_count, stack_frames
+from .sequence import META_NAME, parse_meta
+from .video import RGBAVideo
+
+FRAME_NAME = "frame_{index:05d}.exr"
+_FLOAT_FORMAT = "gbrapf32le"  # what PyAV converts from numpy; the file stores half floats
+_ENCODER_OPTIONS = {"format": "half", "compression": "zip16"}  # ZIP over 16 lines: Nuke's and Blender's default
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """The sRGB transfer function's inverse (IEC 61966-2-1), for values in [0, 1]."""
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+def linear_premultiplied(frames: np.ndarray) -> np.ndarray:
+    """uint8 straight sRGB ``(..., 4)`` -> float32 linear colour premultiplied by alpha."""
+    x = frames.astype(np.float32) / 255.0
+    alpha = x[..., 3:]
+    return np.concatenate([srgb_to_linear(x[..., :3]) * alpha, alpha], axis=-1).astype(np.float32)
+
+
+def straight_srgb(x: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`linear_premultiplied` (fully transparent pixels get colour 0)."""
+    alpha = np.clip(x[..., 3:], 0.0, 1.0)
+    linear = np.divide(x[..., :3], alpha, out=np.zeros_like(x[..., :3]), where=alpha > 0)
+    rgba = np.concatenate([linear_to_srgb(linear), alpha], axis=-1)
+    return np.rint(rgba * 255.0).astype(np.uint8)
+
+
+def write_exr(path: Path, video: RGBAVideo, options: WriteOptions) -> None:
+    """``path`` is an (empty, temporary) folder; colour is always premultiplied, as EXR readers expect."""
+    for index, frame in enumerate(video.frames):
+        encoder = av.CodecContext.create("exr", "w")
+        encoder.width, encoder.height = video.width, video.height
+        encoder.pix_fmt = _FLOAT_FORMAT
+        encoder.time_base = Fraction(1, 1)
+        encoder.options = _ENCODER_OPTIONS
+        picture = av.VideoFrame.from_ndarray(linear_premultiplied(frame), format=_FLOAT_FORMAT)
+        picture.pts = 0
+        packets = encoder.encode(picture) + encoder.encode(None)
+        (path / FRAME_NAME.format(index=index)).write_bytes(b"".join(bytes(p) for p in packets))
+    meta = {"fps": video.fps, "frames": video.num_frames, "alpha": "premultiplied", "colour": "linear, sRGB primaries"}
+    (path / META_NAME).write_text(json.dumps(meta, indent=2))
+
+
+def is_exr_folder(path: Path) -> bool:
+    return path.is_dir() and any(p.suffix.lower() == ".exr" for p in path.iterdir())
+
+
+def read_exr(path: Path) -> Decoded:
+    """A folder of EXR frames (ours or a renderer's: RGB or RGBA, half or float) in name order."""
+    if not path.is_dir():
+        raise WanAlphaError(f"{path} is not a folder of EXR frames")
+    names = sorted(p for p in path.iterdir() if p.suffix.lower() == ".exr" and p.is_file())
+    frames, has_alpha, stored = [], False, "unknown"
+    for name in names:
+        decoder = av.CodecContext.create("exr", "r")
+        (picture,) = decoder.decode(av.Packet(name.read_bytes())) + decoder.decode(None)
+        stored = picture.format.name
+        has_alpha = has_alpha or any(c.is_alpha for c in picture.format.components)
+        frames.append(straight_srgb(picture.reformat(format=_FLOAT_FORMAT).to_ndarray()))
+    stacked = stack_frames(frames, path)
+    meta = path / META_NAME
+    fps, expected, _ = parse_meta(meta.read_bytes() if meta.is_file() else None, path)
+    check_frame_count(path, len(frames), expected)
+    return Decoded(stacked, fps, has_alpha, "exr", stored)
