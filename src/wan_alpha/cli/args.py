@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -37,3 +38,34 @@ def read_prompts(path: str | os.PathLike) -> list[str]:
     if not prompts:
         raise WanAlphaError(f"prompts file {path} holds no prompt (one per line)")
     return prompts
+
+
+def add_write_flags(parser: argparse.ArgumentParser) -> None:
+    """The output-encoding flags ``convert`` and ``generate`` share (read by :func:`write_options`)."""
+    from ..io import FORMATS
+
+    qualities = "; ".join(
+        f"{f.name}: {f.quality.meaning}, {f.quality.low}-{f.quality.high} (default "
+        f"{'lossless' if f.quality.default is None else f.quality.default})"
+        for f in FORMATS.values() if f.quality
+    )
+    g = parser.add_argument_group("output encoding")
+    g.add_argument("--quality", type=int, metavar="Q", help=f"{qualities}; other formats have none")
+    g.add_argument(
+        "--premultiplied-output", action="store_true",
+        help="store colour multiplied by alpha (mov, mov-png, mov-qtrle, png folder, zip, spritesheet; tagged, so "
+        "wan-alpha reads it back straight); EXR is always premultiplied, browser formats never",
+    )
+    g.add_argument("--stacked-layout", choices=["below", "right"], default="below",
+                   help="mp4-stacked: put the alpha picture below (default) or right of the colour picture")
+    g.add_argument("--columns", type=int, metavar="N", help="spritesheet: frames per atlas row (default: a square atlas)")
+    g.add_argument("--max-size", type=int, metavar="PX",
+                   help="spritesheet: refuse an atlas wider or taller than PX (e.g. 4096, a GPU texture limit); "
+                   "without --columns the columns are chosen to fit")
+
+
+def write_options(args: argparse.Namespace):
+    """The :class:`~wan_alpha.io.WriteOptions` the flags of :func:`add_write_flags` ask for."""
+    from ..io import WriteOptions
+
+    return WriteOptions(args.quality, args.premultiplied_output, args.stacked_layout, args.columns, args.max_size)

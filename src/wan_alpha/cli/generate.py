@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from .. import EMBEDDED_MODEL
 from ..errors import WanAlphaError
-from ..io import check_writable, resolve_format, write_preview, write_video
+from ..io import WriteOptions, check_writable, resolve_format, write_preview, write_video
 from ..io.files import output_format
 from ..io.masks import load_mask, read_matte
 from ..pipelines import WanAlphaFiles, WanAlphaPipeline, check_sampling_settings, check_video_size
@@ -44,9 +44,7 @@ def _targets(prompts: list[str], output: Path, preview: Path | None, batch: bool
     """(output, preview) per prompt: the paths as given for one prompt; files in folders for a batch."""
     if not batch:
         return [(output, preview)]
-    suffix = DEFAULT_SUFFIX
-    if format is not None:  # "mov-png" has no extension of its own: it is a .mov chosen by --format
-        suffix = (resolve_format(output, format).extensions or (".mov",))[0]
+    suffix = DEFAULT_SUFFIX if format is None else resolve_format(output, format).suffix
     names = [f"{i:03d}-{_slug(p)}" for i, p in enumerate(prompts)]
     return [(output / (n + suffix), None if preview is None else preview / f"{n}.mp4") for n in names]
 
@@ -83,6 +81,7 @@ def generate(
     sampler: str | None = None,
     preview: str | os.PathLike | None = None,
     format: str | None = None,
+    write_options: WriteOptions | None = None,
     overwrite: bool = False,
     device: str | None = None,
     wan_files: WanAlphaFiles | None = None,
@@ -134,7 +133,7 @@ def generate(
     for out, prev in (targets[i] for i in mine if share.writes):  # not others' files: they may be writing them now
         if not batch or output.exists():
             check_writable(out, overwrite)
-        output_format(out, format, None)  # refuses formats that cannot store alpha, before any work
+        output_format(out, format, write_options)  # refuses formats that cannot store alpha, before any work
         if prev is not None:
             if prev.suffix.lower() != ".mp4":
                 raise WanAlphaError(f"previews are H.264 .mp4 files: name it {prev.with_suffix('.mp4').name}")
@@ -194,7 +193,7 @@ def generate(
         if not share.writes:
             continue
         video = result.videos[0]
-        written.append(write_video(out, video, format=format, overwrite=overwrite))
+        written.append(write_video(out, video, format=format, overwrite=overwrite, options=write_options))
         if prev is not None:
             written.append(write_preview(prev, video, overwrite=overwrite))
     if (peak := peak_vram_gib(device)) is not None:

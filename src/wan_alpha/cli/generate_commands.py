@@ -7,7 +7,7 @@ import json
 
 from .. import EMBEDDED_MODEL
 from ..errors import WanAlphaError
-from .args import ELLIPSE_HELP, ELLIPSE_METAVAR
+from .args import ELLIPSE_HELP, ELLIPSE_METAVAR, add_write_flags, write_options
 
 # wan_alpha.sampling's SAMPLERS and MASK_FITS, spelled here so that --help imports no torch (a test keeps them equal)
 SAMPLER_CHOICES = ("euler", "unipc", "dpm++")
@@ -80,6 +80,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
                    help="noise mean shift on the transparent side (default: the value the model was trained with)")
     p.add_argument("--preview", metavar="OUT.mp4", help="also write a checkerboard H.264 preview")
     p.add_argument("--format", help="output format when the extension does not say it (see `wan-alpha convert --help`)")
+    add_write_flags(p)
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     _add_realscale(p)
     p.set_defaults(func=_generate)
@@ -126,7 +127,7 @@ def _generate(args: argparse.Namespace) -> int:
         negative_prompt=args.negative_prompt, frames=args.frames, size=args.size, steps=args.steps,
         guidance=args.guidance, seed=args.seed, ellipse=args.ellipse, ellipse_end=args.ellipse_end,
         mask=args.mask, mask_from=args.mask_from, luma_as_alpha=args.luma_as_alpha, mu=args.shift_mean, sampler=args.sampler, mask_fit=args.mask_fit,
-        preview=args.preview, format=args.format, overwrite=args.overwrite,
+        preview=args.preview, format=args.format, write_options=write_options(args), overwrite=args.overwrite,
         wan_files=_wan_files(args), memory=_memory(args), context_parallel=args.context_parallel,
     )
     for path in paths:

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from .. import io
+from .args import add_write_flags, write_options
 
 _FORMAT_LIST = ", ".join(
     f"{f.name} ({'/'.join(e or 'folder' for e in f.extensions) or 'explicit only'})"
@@ -28,7 +29,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
         description="Decode FILE and print its size, frame count, fps, codec, whether it has alpha, "
         "and how the alpha is distributed (transparent / semi-transparent / opaque shares, histogram).",
     )
-    parser.add_argument("file", metavar="FILE", help="video file, PNG folder or .zip to inspect")
+    parser.add_argument("file", metavar="FILE", help="video file, PNG / EXR / sprite-sheet folder or .zip to inspect")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
     parser.set_defaults(func=_info)
 
@@ -42,7 +43,7 @@ def _info(args: argparse.Namespace) -> int:
 def _add_convert(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "convert",
-        help="convert an RGBA video between formats (webm, mov, png folder, zip, apng, webp, gif)",
+        help="convert an RGBA video between formats (webm, mov, png/exr folder, zip, apng, webp, gif, ...)",
         description="Read IN and write OUT in the format OUT's extension names (or --format). "
         f"Writable formats: {_FORMAT_LIST}. The write is atomic: OUT appears only when complete.",
     )
@@ -50,7 +51,8 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("output", metavar="OUT", help="destination; a name without extension is a PNG folder")
     parser.add_argument(
         "--format", choices=[n for n, f in io.FORMATS.items() if f.write],
-        help="output format when the extension does not say it (e.g. mov-png for lossless PNG-in-MOV)",
+        help="output format when the extension does not say it (e.g. mov-png for lossless PNG-in-MOV, webm-vp8 "
+        "for Unity, mp4-stacked for Safari); OUT must carry the format's extension",
     )
     parser.add_argument(
         "--alpha", metavar="ALPHA_VIDEO",
@@ -58,25 +60,22 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--premultiplied", action="store_true",
-        help="IN's colour is premultiplied by alpha: divide it out (outputs are always straight alpha)",
+        help="IN's colour is premultiplied by alpha: divide it out (files we wrote premultiplied are tagged and "
+        "need no flag); see --premultiplied-output for OUT",
     )
     parser.add_argument(
         "--allow-opaque", action="store_true",
         help="accept an IN without alpha channel and treat it as fully opaque (alpha 255)",
     )
-    parser.add_argument(
-        "--quality", type=int, metavar="Q",
-        help="webm: VP9 crf 0-63, lower is better (default 15); webp: lossy quality 0-100 (default lossless); "
-        "other formats have none",
-    )
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it already exists")
+    add_write_flags(parser)
     parser.set_defaults(func=_convert)
 
 
 def _convert(args: argparse.Namespace) -> int:
     out = io.convert(
         args.input, args.output, format=args.format, alpha_path=args.alpha, premultiplied=args.premultiplied,
-        allow_opaque=args.allow_opaque, quality=args.quality, overwrite=args.overwrite,
+        allow_opaque=args.allow_opaque, overwrite=args.overwrite, options=write_options(args),
     )
     print(out)
     return 0
