@@ -6,6 +6,7 @@ import argparse
 import json
 
 from .. import io
+from ..errors import WanAlphaError
 from .args import add_write_flags, write_options
 
 _FORMAT_LIST = ", ".join(
@@ -84,28 +85,38 @@ def _convert(args: argparse.Namespace) -> int:
 def _add_preview(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "preview",
-        help="render an H.264 .mp4 preview of an RGBA video over a background",
+        help="render an H.264 .mp4 preview of an RGBA video over a background, or an HTML page with --html",
         description="Composite IN over a checkerboard, a colour or a background video and write an "
-        "H.264 .mp4 any player shows (odd sizes are padded by one edge row/column).",
+        "H.264 .mp4 any player shows (odd sizes are padded by one edge row/column). With --html, write a "
+        "self-contained web page that plays IN itself, with its transparency, over the background: WebM, "
+        "APNG, WebP and GIF as they are, a stacked-alpha MP4 through the bundled canvas player, other formats "
+        "as a lossless animated WebP.",
     )
-    parser.add_argument("input", metavar="IN", help="RGBA video file, PNG folder or .zip")
-    parser.add_argument("output", metavar="OUT.mp4", help="preview to write (.mp4)")
+    parser.add_argument("input", metavar="IN", help="RGBA video file, PNG / EXR folder or .zip")
+    parser.add_argument("output", metavar="OUT", help="preview to write (.mp4, or .html with --html)")
     parser.add_argument(
         "--background", default="checker", metavar="checker|#RRGGBB|VIDEO",
-        help="what shows through transparent areas: 'checker' (default), a colour like #00ff00, or a video "
-        "file with IN's size and frame count",
+        help="what shows through transparent areas: 'checker' (default), a colour like #00ff00, or (not with "
+        "--html) a video file with IN's size and frame count",
     )
     parser.add_argument(
-        "--side-by-side", action="store_true", help="show RGB | alpha | composite next to each other"
+        "--side-by-side", action="store_true", help="show RGB | alpha | composite next to each other (not with --html)"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT.mp4 if it already exists")
+    parser.add_argument("--html", action="store_true",
+                        help="write a web page (OUT.html) that shows IN with its alpha in the browser")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it already exists")
     parser.set_defaults(func=_preview)
 
 
 def _preview(args: argparse.Namespace) -> int:
-    out = io.write_preview(
-        args.output, args.input, background=args.background,
-        layout="side-by-side" if args.side_by_side else "composite", overwrite=args.overwrite,
-    )
+    if args.html:
+        if args.side_by_side:
+            raise WanAlphaError("--side-by-side makes an .mp4 preview: drop it or --html")
+        out = io.write_html_preview(args.output, args.input, background=args.background, overwrite=args.overwrite)
+    else:
+        out = io.write_preview(
+            args.output, args.input, background=args.background,
+            layout="side-by-side" if args.side_by_side else "composite", overwrite=args.overwrite,
+        )
     print(out)
     return 0

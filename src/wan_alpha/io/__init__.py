@@ -13,7 +13,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "base": ["DEFAULT_FPS", "WriteOptions"],
     "files": ["convert", "read_video", "write_video"],
     "formats": ["FORMATS", "Format", "resolve_format"],
-    "preview": ["write_preview"],
+    "preview": ["PLAYER", "write_html_preview", "write_preview"],
     "probe": ["format_probe", "probe"],
     "video": ["RGBAVideo"],
 })

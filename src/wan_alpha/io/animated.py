@@ -125,6 +125,8 @@ def read_animated(path: Path) -> Decoded:
     stacked = stack_frames(frames, path)
     fps = float(tag.group(1)) if tag else _fps_from_delays(delays)
     expanded = _to_constant_rate(stacked, delays, fps) if any(delays) else stacked
+    if tag and len(frames) == 1:  # a clip of identical frames: Pillow writes one still image
+        expanded = np.repeat(stacked, int(tag.group(2)), axis=0)
     check_frame_count(path, len(expanded), int(tag.group(2)) if tag else None)
     stored = "pal8" if codec == "gif" else "rgba" if has_alpha else "rgb24"  # GIF: a palette, one index transparent
     return Decoded(expanded, fps, has_alpha, codec, stored)

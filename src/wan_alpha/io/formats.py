@@ -103,7 +103,7 @@ FORMATS: dict[str, Format] = _formats(
         "Every browser incl. Safari/iOS through the bundled canvas player (wan-alpha preview --html); "
         "select with --format mp4-stacked and --stacked-layout below|right.",
         stacked.read_mp4, stacked.write_stacked,
-        Quality(0, 51, stacked.STACKED_H264.default_quality, "H.264 crf, lower = better and bigger"),
+        Quality(1, 51, stacked.STACKED_H264.default_quality, "H.264 crf, lower = better and bigger (0, lossless, plays nowhere)"),
     ),
     Format(
         "png", ("",), "", "PNG sequence folder", True, 8,

@@ -9,6 +9,7 @@ sizes for 4:2:0 chroma, and the padding is cropped on reading.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -54,13 +55,19 @@ def write_stacked(path: Path, video: RGBAVideo, options: WriteOptions) -> None:
     write_frames(path, frames, video.fps, STACKED_H264, options.quality, tag)
 
 
+def stacked_layout(path: str | os.PathLike) -> tuple[str, int, int] | None:
+    """(layout, width, height) from a stacked-alpha MP4's tag; None for any other video."""
+    tag = _TAG.search(container_comment(Path(path)))
+    return (tag.group(1), int(tag.group(2)), int(tag.group(3))) if tag else None
+
+
 def read_mp4(path: Path) -> Decoded:
     """Any FFmpeg-readable video; a stacked-alpha MP4 (by its tag) comes back as RGBA."""
     decoded = read_container(path)
-    tag = _TAG.search(container_comment(path))
+    tag = stacked_layout(path)
     if tag is None:
         return decoded
-    layout, width, height = tag.group(1), int(tag.group(2)), int(tag.group(3))
+    layout, width, height = tag
     frames = decoded.frames
     even_h, even_w = height + height % 2, width + width % 2
     alpha_at = (slice(even_h, even_h + height), slice(0, width)) if layout == "below" else (
