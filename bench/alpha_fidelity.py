@@ -51,50 +51,55 @@ def _pillow_frames(images) -> np.ndarray:
     return np.stack([np.asarray(image.convert("RGBA")) for image in images])
 
 
-def independent_read(path: Path, fmt: str, video: RGBAVideo) -> tuple[np.ndarray, str]:
-    """-> (uint8 RGBA frames ``(T, H, W, 4)`` with straight colour, or linear premultiplied float for EXR,
-    the reader's name). Animated images keep their stored frames (identical neighbours may be merged)."""
+def _animation(path: Path, video: RGBAVideo) -> tuple[np.ndarray, np.ndarray]:
+    """Pillow's stored frames (encoders merge identical neighbours) and the clip's frames at their start times."""
+    with Image.open(path) as image:
+        frames = [(np.asarray(f.convert("RGBA")), f.info.get("duration", 0)) for f in ImageSequence.Iterator(image)]
+    starts = np.cumsum([0] + [duration for _, duration in frames[:-1]])
+    return np.stack([f for f, _ in frames]), video.frames[np.rint(starts * video.fps / 1000).astype(int)]
+
+
+def independent_read(path: Path, fmt: str, video: RGBAVideo) -> tuple[np.ndarray, np.ndarray, str]:
+    """-> (the frames read back: uint8 RGBA, straight colour; EXR: float linear colour premultiplied, as
+    stored), the frames of ``video`` they show, the reader's name."""
     h, w = video.height, video.width
     if fmt in ("webm", "webm-vp8", "mov", "mov-png", "mov-qtrle"):
-        return ffmpeg_rgba(path, w, h, _FFMPEG_DECODERS.get(fmt)), "ffmpeg CLI"
+        return ffmpeg_rgba(path, w, h, _FFMPEG_DECODERS.get(fmt)), video.frames, "ffmpeg CLI"
     if fmt == "mp4-stacked":
         even_h, even_w = h + h % 2, w + w % 2
         picture = ffmpeg_rgba(path, even_w, 2 * even_h)  # the default layout: alpha below
-        return np.concatenate([picture[:, :h, :w, :3], picture[:, even_h:even_h + h, :w, :1]], -1), "ffmpeg CLI"
+        back = np.concatenate([picture[:, :h, :w, :3], picture[:, even_h:even_h + h, :w, :1]], -1)
+        return back, video.frames, "ffmpeg CLI"
     if fmt == "exr":
         frames = []
         for name in sorted(path.glob("*.exr")):
             with OpenEXR.File(str(name)) as image:
                 frames.append(image.channels()["RGBA"].pixels.astype(np.float32))
-        return np.stack(frames), "OpenEXR"
+        return np.stack(frames), video.frames, "OpenEXR"
     if fmt == "spritesheet":
         sheet = json.loads((path / "sheet.json").read_text())
         atlas = np.asarray(Image.open(path / sheet["meta"]["image"]).convert("RGBA"))
         rects = [entry["frame"] for entry in sheet["frames"].values()]
-        return np.stack([atlas[r["y"]:r["y"] + r["h"], r["x"]:r["x"] + r["w"]] for r in rects]), "Pillow + json"
+        back = np.stack([atlas[r["y"]:r["y"] + r["h"], r["x"]:r["x"] + r["w"]] for r in rects])
+        return back, video.frames, "Pillow + json"
     if fmt == "png":
-        return _pillow_frames(Image.open(p) for p in sorted(path.glob("*.png"))), "Pillow"
+        return _pillow_frames(Image.open(p) for p in sorted(path.glob("*.png"))), video.frames, "Pillow"
     if fmt == "zip":
         with zipfile.ZipFile(path) as archive:
             names = sorted(n for n in archive.namelist() if n.endswith(".png"))
-            return _pillow_frames(Image.open(io.BytesIO(archive.read(n))) for n in names), "Pillow"
-    return _pillow_frames(ImageSequence.Iterator(Image.open(path))), "Pillow"
+            return _pillow_frames(Image.open(io.BytesIO(archive.read(n))) for n in names), video.frames, "Pillow"
+    return (*_animation(path, video), "Pillow")
 
 
-def errors(back: np.ndarray, video: RGBAVideo, fmt: str) -> dict[str, float]:
+def errors(back: np.ndarray, frames: np.ndarray, fmt: str) -> dict[str, float]:
     """Max alpha error (0-255), share of pixels off by > 8/255, max colour error where alpha >= 128."""
     if fmt == "exr":  # compare in the file's own terms: linear colour premultiplied by alpha
-        x = video.frames.astype(np.float32) / 255
+        x = frames.astype(np.float32) / 255
         expected = np.concatenate([srgb_to_linear(x[..., :3]) * x[..., 3:], x[..., 3:]], -1)
         diff = np.abs(back - expected) * 255
     else:
-        frames = video.frames
-        if len(back) != len(frames):  # Pillow: identical neighbours merged; compare stored frames only
-            keep = np.r_[True, np.any(frames[1:] != frames[:-1], axis=(1, 2, 3))]
-            frames = frames[keep]
         diff = np.abs(back.astype(np.int32) - frames.astype(np.int32)).astype(np.float32)
-        video = RGBAVideo(frames, video.fps)
-    visible = video.alpha >= 128
+    visible = frames[..., 3] >= 128
     return {
         "max_alpha": round(float(diff[..., 3].max()), 2),
         "over_8": float((diff[..., 3] > 8).mean()),
@@ -108,15 +113,15 @@ def measure(video: RGBAVideo, tmp: Path) -> dict[str, dict]:
         path = tmp / fmt / name
         path.parent.mkdir()
         write_video(path, video, format=fmt)
-        back, reader = independent_read(path, fmt, video)
-        results[fmt] = {"reader": reader, **errors(back, video, fmt), "kib": _size_kib(path)}
+        back, shown, reader = independent_read(path, fmt, video)
+        results[fmt] = {"reader": reader, **errors(back, shown, fmt), "kib": _size_kib(path)}
     for fmt, qualities in SWEEPS.items():
         for quality in qualities:
             path = tmp / f"{fmt}-q{quality}" / OUTPUT_NAMES[fmt]
             path.parent.mkdir()
             write_video(path, video, format=fmt, quality=quality)
-            back, _ = independent_read(path, fmt, video)
-            results[f"{fmt} --quality {quality}"] = {"reader": "ffmpeg CLI", **errors(back, video, fmt),
+            back, shown, _ = independent_read(path, fmt, video)
+            results[f"{fmt} --quality {quality}"] = {"reader": "ffmpeg CLI", **errors(back, shown, fmt),
                                                      "kib": _size_kib(path)}
     return results
 

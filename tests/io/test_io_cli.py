@@ -150,7 +150,21 @@ def test_missing_input(tmp_path, capsys):
 
 
 def test_read_only_format_is_refused_as_output(tmp_path, capsys, src):
-    _fails(capsys, ["convert", str(src), str(tmp_path / "out.mp4")], "cannot store alpha", "preview")
+    _fails(capsys, ["convert", str(src), str(tmp_path / "out.mp4")], "cannot store alpha", "--format mp4-stacked")
+    err = _fails(capsys, ["convert", str(src), str(tmp_path / "cat.avi")], "(.avi) is read-only", "cannot store alpha")
+    assert "mp4-stacked" not in err
+
+
+def test_unknown_extension_lists_read_only_ones_apart(tmp_path, capsys, src):
+    err = _fails(capsys, ["convert", str(src), str(tmp_path / "out.xyz")], "(read-only: .mp4 .m4v .mkv .avi)")
+    assert ".mp4" not in err.split("(read-only")[0]
+
+
+@pytest.mark.parametrize("out,fmt,needle", [("x.webm", "gif", "name it x.gif"), ("x.webm", "mov-png", "name it x.mov"),
+                                            ("frames.mov", "png", "writes a folder"),
+                                            ("sheet.png", "spritesheet", "name it sheet")])
+def test_output_named_for_another_format_is_refused(tmp_path, capsys, src, out, fmt, needle):
+    _fails(capsys, ["convert", str(src), str(tmp_path / out), "--format", fmt], needle)
 
 
 @pytest.mark.parametrize("out,flags,needle", [("out.gif", ["--quality", "5"], "no quality"),
@@ -205,7 +219,8 @@ def test_every_flag_is_explained(capsys):
             main([command, "--help"])
         help_text = capsys.readouterr().out
         flags = {"info": ["--json"], "convert": ["--format", "--alpha", "--premultiplied", "--allow-opaque",
-                                                 "--quality", "--overwrite"],
-                 "preview": ["--background", "--side-by-side", "--overwrite"]}[command]
+                                                 "--quality", "--overwrite", "--premultiplied-output",
+                                                 "--stacked-layout", "--columns", "--max-size"],
+                 "preview": ["--background", "--side-by-side", "--html", "--overwrite"]}[command]
         for flag in flags:
             assert flag in help_text
