@@ -114,7 +114,7 @@ def measure(video: RGBAVideo, tmp: Path) -> dict[str, dict]:
         path.parent.mkdir()
         write_video(path, video, format=fmt)
         back, shown, reader = independent_read(path, fmt, video)
-        results[fmt] = {"reader": reader, **errors(back, shown, fmt), "kib": _size_kib(path)}
+        results[fmt] = {"reader": reader, **errors(back, shown, fmt), "kib": size_kib(path)}
     for fmt, qualities in SWEEPS.items():
         for quality in qualities:
             path = tmp / f"{fmt}-q{quality}" / OUTPUT_NAMES[fmt]
@@ -122,11 +122,12 @@ def measure(video: RGBAVideo, tmp: Path) -> dict[str, dict]:
             write_video(path, video, format=fmt, quality=quality)
             back, shown, _ = independent_read(path, fmt, video)
             results[f"{fmt} --quality {quality}"] = {"reader": "ffmpeg CLI", **errors(back, shown, fmt),
-                                                     "kib": _size_kib(path)}
+                                                     "kib": size_kib(path)}
     return results
 
 
-def _size_kib(path: Path) -> float:
+def size_kib(path: Path) -> float:
+    """A file's or a folder's size in KiB."""
     files = path.rglob("*") if path.is_dir() else [path]
     return round(sum(f.stat().st_size for f in files if f.is_file()) / 1024, 1)
 

@@ -19,9 +19,7 @@ import numpy as np
 from wan_alpha.data.synthetic import generate_clip
 from wan_alpha.io import FORMATS, read_video, write_video
 
-# One output name per writable format (mov-png shares .mov, so it is selected explicitly).
-OUTPUT_NAMES = {"webm": "c.webm", "mov": "c.mov", "mov-png": "c.mov", "png": "c", "zip": "c.zip",
-                "apng": "c.apng", "webp": "c.webp", "gif": "c.gif"}
+from alpha_fidelity import OUTPUT_NAMES, size_kib  # one output name per writable format
 
 
 def _median_seconds(action, repeats: int) -> tuple[float, object]:
@@ -31,11 +29,6 @@ def _median_seconds(action, repeats: int) -> tuple[float, object]:
         result = action()
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
-
-
-def _size_kib(path: Path) -> float:
-    files = path.rglob("*") if path.is_dir() else [path]
-    return sum(f.stat().st_size for f in files if f.is_file()) / 1024
 
 
 def main() -> None:
@@ -58,7 +51,7 @@ def main() -> None:
             decode, back = _median_seconds(lambda: read_video(path), args.repeats)
             alpha_err = int(np.abs(back.alpha.astype(int) - video.alpha.astype(int)).max())
             print(f"| {name} | {args.frames / encode:.0f} | {args.frames / decode:.0f} | "
-                  f"{_size_kib(path):.0f} | {alpha_err} |")
+                  f"{size_kib(path):.0f} | {alpha_err} |")
 
 
 if __name__ == "__main__":
