@@ -54,4 +54,5 @@ def test_wheel_ships_configs_and_nested_assets(tmp_path):
     expected |= {"wan_alpha/configs/_probe.yaml", "wan_alpha/assets/deep/er/_probe.bin"}
     workflows = (SOURCE / "comfyui" / "example_workflows").glob("*.json")
     expected |= {f"wan_alpha/comfyui/example_workflows/{p.name}" for p in workflows}
+    expected.add("wan_alpha/io/web/player.html")
     assert expected <= names, sorted(expected - names)
