@@ -2,6 +2,7 @@
 stacked MP4's layout and tag, and the HTML preview page."""
 
 import json
+from pathlib import Path
 
 import av
 import numpy as np
@@ -10,7 +11,8 @@ from PIL import Image
 
 from wan_alpha.cli import main
 from wan_alpha.errors import WanAlphaError
-from wan_alpha.io import PLAYER, WriteOptions, probe, read_video, write_video
+from wan_alpha.io import FORMATS, PLAYER, WriteOptions, probe, read_video, write_video
+from wan_alpha.io.formats import check_suffix
 from wan_alpha.io.stacked import STACKED_H264, stacked_layout
 
 # written as (name, --format) -> what info reports: format, codec, pixel format
@@ -114,9 +116,11 @@ def test_html_preview_embeds_the_clip_or_a_webp(tmp_path, capsys, clip):
     assert main(["preview", str(mov), str(tmp_path / "q.html"), "--html", "--side-by-side"]) == 2
 
 
-def test_batch_outputs_take_the_format_suffix(tmp_path):
-    from wan_alpha.cli.generate import _targets
-
-    for fmt, suffix in [("mp4-stacked", ".mp4"), ("webm-vp8", ".webm"), ("mov-qtrle", ".mov"), ("exr", "")]:
-        ((out, _),) = _targets(["a cat"], tmp_path, None, True, fmt)
-        assert out.name == "000-a-cat" + suffix
+def test_every_writable_format_names_its_files():
+    """generate's batch outputs take each format's suffix; an output must carry it (or be a folder)."""
+    suffixes = {name: f.suffix for name, f in FORMATS.items() if f.write}
+    assert suffixes == {"webm": ".webm", "webm-vp8": ".webm", "mov": ".mov", "mov-png": ".mov", "mov-qtrle": ".mov",
+                        "mp4-stacked": ".mp4", "png": "", "exr": "", "spritesheet": "", "zip": ".zip", "apng": ".apng",
+                        "webp": ".webp", "gif": ".gif"}
+    for name, suffix in suffixes.items():
+        check_suffix(Path("clip" + suffix), FORMATS[name])
