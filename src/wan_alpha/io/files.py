@@ -125,7 +125,7 @@ def output_format(path: Path, format: str | None, options: WriteOptions | None =
     fmt = resolve_format(path, format)
     if fmt.write is None:
         raise WanAlphaError(
-            f"{fmt.description} ({path.suffix or 'no extension'}) is read-only here, it cannot store alpha: write "
+            f"{path.suffix} is read-only here ({fmt.description}), it cannot store alpha: write "
             ".webm, .mov, .zip, .apng, .webp, .gif or a PNG folder"
             + (", or --format mp4-stacked for an MP4 with alpha" if path.suffix.lower() == ".mp4" else "")
             + ", or make an opaque preview with `wan-alpha preview`"

@@ -147,7 +147,7 @@ FORMATS: dict[str, Format] = _formats(
         animated.read_animated, animated.write_gif,
     ),
     Format(
-        "video", (".mp4", ".m4v", ".mkv", ".avi"), ".mp4", "opaque video (H.264 MP4, MKV, AVI)", False, 0,
+        "video", (".mp4", ".m4v", ".mkv", ".avi"), ".mp4", "opaque video: H.264 MP4, MKV, AVI", False, 0,
         "Read-only here: no alpha channel (a stacked-alpha MP4 is recognised by its tag). Use it as --alpha "
         "matte video, as a preview background, or read it with allow_opaque.",
         stacked.read_mp4,
