@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from wan_alpha.cli import main
-from wan_alpha.io import RGBAVideo, write_video
+from wan_alpha.io import PLAYER, RGBAVideo, write_video
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
@@ -56,13 +56,36 @@ def browser():
 @pytest.mark.slow
 @pytest.mark.parametrize("label", CLIPS)
 def test_page_shows_background_through_alpha(tmp_path, browser, label):
-    from selenium.webdriver.support.ui import WebDriverWait
-
     name, fmt = CLIPS[label]
     clip = write_video(tmp_path / name, _clip(), format=fmt)
     page = tmp_path / "page.html"
     assert main(["preview", str(clip), str(page), "--html", "--background", "#ff00ff"]) == 0
-    browser.get(page.as_uri())
+    _check_screenshot(browser, page.as_uri(), label)
+
+
+@pytest.mark.slow
+def test_player_copied_next_to_a_stacked_mp4_on_a_web_server(tmp_path, browser):
+    """The player file as a user deploys it: beside the video, the clip named in the page's query."""
+    import functools
+    import http.server
+    import threading
+
+    write_video(tmp_path / "clip.mp4", _clip(), format="mp4-stacked")
+    shutil.copy(PLAYER, tmp_path / "player.html")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/player.html?src=clip.mp4&layout=below&background=%23ff00ff"
+        _check_screenshot(browser, url, "player.html?src=clip.mp4")
+    finally:
+        server.shutdown()
+
+
+def _check_screenshot(browser, url: str, label: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
     WebDriverWait(browser, 20).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
     shot = np.asarray(Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("RGB")).astype(int)
     box = browser.execute_script("const r = document.querySelector('#clip > *').getBoundingClientRect();"
@@ -72,4 +95,4 @@ def test_page_shows_background_through_alpha(tmp_path, browser, label):
     opaque = shot[8:HEIGHT - 8, WIDTH // 2 + 8:WIDTH - 8]
     assert np.abs(transparent - MAGENTA).max() <= 12, f"{label}: magenta does not show where alpha is 0"
     assert np.abs(opaque - GREEN).max() <= 12, f"{label}: the clip's colour does not cover where alpha is 1"
-    assert np.abs(shot[HEIGHT + 20:, :] - MAGENTA).max() <= 12  # the page background itself
+    assert np.abs(shot[HEIGHT + 8:HEIGHT + 40, :2 * WIDTH] - MAGENTA).max() <= 12  # the page background itself
