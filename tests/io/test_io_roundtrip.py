@@ -20,7 +20,7 @@ EXPECTED = {
     "mov": ("clip.mov", 1, 2),
     "webm": ("clip.webm", 8, 10),
     "webm-vp8": ("clip.webm", 8, 8),
-    "mp4-stacked": ("clip.mp4", 20, 8),
+    "mp4-stacked": ("clip.mp4", 20, 12),
 }
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import WanAlphaError
 from .base import Decoded, WriteOptions, luma
-from .containers import Encoder, container_comment, pad_to_even, read_container, write_frames
+from .containers import Encoder, container_comment, fill_transparent, pad_to_even, read_container, write_frames
 from .video import RGBAVideo
 
 LAYOUTS = ("below", "right")
@@ -44,7 +44,7 @@ def stack_alpha(video: RGBAVideo, layout: str = "below") -> np.ndarray:
     """uint8 RGB ``(T, H', W', 3)``: the colour picture and the alpha as grey, each padded to even sizes."""
     if layout not in LAYOUTS:
         raise WanAlphaError(f"unknown stacked layout {layout!r}: choose {' or '.join(LAYOUTS)}")
-    colour = pad_to_even(video.rgb)
+    colour = pad_to_even(fill_transparent(video.frames)[..., :3])
     grey = pad_to_even(np.repeat(video.alpha[..., None], 3, axis=-1))
     return np.concatenate([colour, grey], axis=1 if layout == "below" else 2)
 
