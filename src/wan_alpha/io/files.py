@@ -135,8 +135,8 @@ def output_format(path: Path, format: str | None, options: WriteOptions | None =
     if options.premultiplied and fmt.alpha_convention == "straight":
         raise WanAlphaError(f"{fmt.name} is read as straight alpha (browsers, game engines): drop the premultiplied "
                             "option, or write .mov, .zip, a PNG folder, an EXR folder or a sprite sheet")
-    if options.stacked_layout not in stacked.LAYOUTS:
-        raise WanAlphaError(f"unknown stacked layout {options.stacked_layout!r}: choose {' or '.join(stacked.LAYOUTS)}")
+    if fmt.name == "mp4-stacked":
+        stacked.check_layout(options.stacked_layout)
     if fmt.name == "spritesheet":
         spritesheet.grid(1, 1, 1, options.columns, options.max_size)  # refuses --columns 0 before any work
     quality = options.quality

@@ -40,10 +40,14 @@ def stacked_tag(layout: str, width: int, height: int) -> str:
     return f"wan-alpha stacked-alpha layout={layout} width={width} height={height}"
 
 
-def stack_alpha(video: RGBAVideo, layout: str = "below") -> np.ndarray:
-    """uint8 RGB ``(T, H', W', 3)``: the colour picture and the alpha as grey, each padded to even sizes."""
+def check_layout(layout: str) -> None:
     if layout not in LAYOUTS:
         raise WanAlphaError(f"unknown stacked layout {layout!r}: choose {' or '.join(LAYOUTS)}")
+
+
+def stack_alpha(video: RGBAVideo, layout: str = "below") -> np.ndarray:
+    """uint8 RGB ``(T, H', W', 3)``: the colour picture and the alpha as grey, each padded to even sizes."""
+    check_layout(layout)
     colour = pad_to_even(fill_transparent(video.frames)[..., :3])
     grey = pad_to_even(np.repeat(video.alpha[..., None], 3, axis=-1))
     return np.concatenate([colour, grey], axis=1 if layout == "below" else 2)
