@@ -16,11 +16,6 @@ from .video import RGBAVideo
 Reader = Callable[[Path], Decoded]
 Writer = Callable[[Path, RGBAVideo, WriteOptions], None]
 
-ALPHA_CONVENTIONS = ("straight", "either", "premultiplied")
-"""What a format's readers expect: ``straight`` only (browsers, game engines' sprites), ``either``
-(editors: ``premultiplied=True`` writes premultiplied colour and tags it), ``premultiplied`` always (EXR)."""
-
-
 @dataclass(frozen=True)
 class Quality:
     """What ``quality`` / ``--quality`` means for a format that has one."""
@@ -49,6 +44,8 @@ class Format:
     quality: Quality | None = None
     directory: bool = False
     alpha_convention: str = "straight"
+    """What its readers expect: ``straight`` only (browsers, video players), ``either`` (editors, engines'
+    images: ``premultiplied=True`` writes premultiplied colour and tags it), ``premultiplied`` always (EXR)."""
 
     @property
     def suffix(self) -> str:
