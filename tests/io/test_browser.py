@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from wan_alpha.cli import main
-from wan_alpha.io import PLAYER, RGBAVideo, write_video
+from wan_alpha.io import PLAYER, RGBAVideo, WriteOptions, write_video
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
@@ -64,20 +64,21 @@ def test_page_shows_background_through_alpha(tmp_path, browser, label):
 
 
 @pytest.mark.slow
-def test_player_copied_next_to_a_stacked_mp4_on_a_web_server(tmp_path, browser):
-    """The player file as a user deploys it: beside the video, the clip named in the page's query."""
+@pytest.mark.parametrize("layout", ["below", "right"])
+def test_player_copied_next_to_a_stacked_mp4_on_a_web_server(tmp_path, browser, layout):
+    """The player file as a user deploys it: beside the video, the clip and its layout in the page's query."""
     import functools
     import http.server
     import threading
 
-    write_video(tmp_path / "clip.mp4", _clip(), format="mp4-stacked")
+    write_video(tmp_path / "clip.mp4", _clip(), format="mp4-stacked", options=WriteOptions(stacked_layout=layout))
     shutil.copy(PLAYER, tmp_path / "player.html")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_port}/player.html?src=clip.mp4&layout=below&background=%23ff00ff"
-        _check_screenshot(browser, url, "player.html?src=clip.mp4")
+        url = f"http://127.0.0.1:{server.server_port}/player.html?src=clip.mp4&layout={layout}&background=%23ff00ff"
+        _check_screenshot(browser, url, f"player.html?src=clip.mp4&layout={layout}")
     finally:
         server.shutdown()
 
