@@ -357,7 +357,7 @@ def test_save_writes_every_io_format_with_its_alpha(tmp_path, format):
     image, alpha = rgba_frames()
     (path,), ui = call(Save, images=Link(image, "IMAGE"), mask=Link(1 - alpha, "MASK"), format=format,
                        output_dir=str(tmp_path), filename_prefix="clips/fire")
-    suffix = ".mov" if format == "mov-png" else FORMATS[format].extensions[0]  # "" for png: a folder
+    suffix = FORMATS[format].suffix  # "" for the folder formats
     assert Path(path) == tmp_path / "clips" / f"fire_00001_{suffix}" and ui == {}
     video = read_video(path, format=format)
     written = torch.from_numpy(video.alpha.astype(np.float32) / 255)

@@ -47,12 +47,6 @@ class Format:
     """What its readers expect: ``straight`` only (browsers, video players), ``either`` (editors, engines'
     images: ``premultiplied=True`` writes premultiplied colour and tags it), ``premultiplied`` always (EXR)."""
 
-    @property
-    def suffix(self) -> str:
-        """The extension a new file of this format is named with ("" for a folder); ``mov-png`` has no
-        extension of its own: it is a ``.mov`` chosen by name."""
-        return (self.extensions or (".mov",))[0]
-
 
 def _formats(*formats: Format) -> dict[str, Format]:
     return {f.name: f for f in formats}
