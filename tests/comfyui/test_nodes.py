@@ -365,7 +365,9 @@ def test_save_writes_every_io_format_with_its_alpha(tmp_path, format):
     if fmt.alpha_bits == 1:  # GIF: 1-bit alpha
         assert torch.equal(written > 0.5, alpha >= 0.5)
     else:
-        assert (written - alpha).abs().max() <= (0.5 if fmt.lossless else 8) / 255 + 1e-6  # uint8 rounding
+        # uint8 rounding; the stacked MP4's alpha is H.264 luma, which rings at hard edges (docs/formats.md)
+        lossy = 16 if format == "mp4-stacked" else 8
+        assert (written - alpha).abs().max() <= (0.5 if fmt.lossless else lossy) / 255 + 1e-6
     assert video.num_frames == 5 and video.fps == pytest.approx(16)
 
 
