@@ -14,10 +14,11 @@ from tqdm.auto import tqdm
 
 from .. import EMBEDDED_MODEL
 from ..errors import WanAlphaError
-from ..io import WriteOptions, check_writable, resolve_format, write_preview, write_video
+from ..io import RGBAVideo, WriteOptions, check_writable, read_image, read_video, resolve_format, write_preview, write_video
 from ..io.files import output_format
 from ..io.masks import load_mask, read_matte
 from ..pipelines import WanAlphaFiles, WanAlphaPipeline, check_sampling_settings, check_video_size
+from ..pipelines.conditioning import CONDITION_INPUTS, Conditions, extension_context, join_extension
 from ..pipelines.memory import (
     MemorySettings,
     apply_memory_settings,
@@ -87,6 +88,15 @@ def generate(
     wan_files: WanAlphaFiles | None = None,
     memory: MemorySettings | None = None,
     context_parallel: bool = False,
+    image: str | os.PathLike | None = None,
+    image_alpha: str | os.PathLike | None = None,
+    opaque_image: bool = False,
+    last_image: str | os.PathLike | None = None,
+    loop: bool = False,
+    video: str | os.PathLike | None = None,
+    strength: float | None = None,
+    extend: str | os.PathLike | None = None,
+    context_frames: int = 5,
 ) -> list[Path]:
     """Generate one clip per prompt and write it (and an optional H.264 preview); returns the files.
 
@@ -97,7 +107,14 @@ def generate(
     its share of the prompts on its own GPU, or with ``context_parallel`` every clip across all of them. Files,
     prompts and flags are checked before the model is loaded, the size against the model's own VAE stride and
     patch right after, and nothing partial is written.
+
+    Beyond text (docs/image_to_video.md): ``image`` animates an RGBA image (frame 0; ``image_alpha`` gives an RGB
+    image its matte, ``opaque_image`` accepts one without), ``last_image`` / ``loop`` pin the last frames too;
+    ``video`` restyles an RGBA clip at ``strength`` (SDEdit); ``extend`` continues a clip from its last
+    ``context_frames`` frames and writes the clip with the continuation appended.
     """
+    clip = None if extend is None else read_video(extend)
+    inputs = _read_inputs(image, image_alpha, opaque_image, last_image, loop, video, strength, clip, context_frames)
     if wan_files is not None and model is not None:
         raise WanAlphaError("give --model (a wan-alpha folder) or --model-dir (Wan2.1 files), not both")
     if wan_files is not None:
@@ -111,6 +128,8 @@ def generate(
     prompts = read_prompts(prompts_file) if prompts_file is not None else list(prompts or [])
     if not prompts:
         raise WanAlphaError("no prompt given: pass a PROMPT or --prompts-file F")
+    if inputs.get("video") is not None and frames is not None:
+        raise WanAlphaError("--video keeps the clip's frame count: drop --frames")
     if sum(x is not None for x in (mask, mask_from, ellipse)) > 1:
         raise WanAlphaError("give only one of --mask, --mask-from and --ellipse")
     start = Ellipse.parse(ellipse) if isinstance(ellipse, str) else ellipse
@@ -157,12 +176,16 @@ def generate(
         start_context_parallel(share, pipe.transformer, device)
     if sampler is not None:
         pipe.scheduler = flow_scheduler(sampler, scheduler_shift(pipe.scheduler))
-    height, width = height or pipe.config.default_height, width or pipe.config.default_width
+    input_size = _input_size(inputs)
+    height, width = height or input_size[0] or pipe.config.default_height, width or input_size[1] or pipe.config.default_width
     if negative_prompt is not None and (scale := pipe.sampling_settings(guidance_scale=guidance)[1]) <= 1:
         print(f"wan-alpha: warning: --negative-prompt has no effect at guidance {scale:g} (classifier-free guidance "
               "is off at <= 1): give --guidance above 1 to use it", file=sys.stderr)
     stride = pipe.vae.spatial_stride
-    check_video_size(height, width, frames or 1, pipe.transformer.config.patch_size[1], stride)
+    if "video" in inputs:
+        frames = inputs["video"].num_frames
+    check_video_size(height, width, frames or 1, pipe.transformer.config.patch_size[1], stride,
+                     what="size" if size is not None or input_size[0] is None else "the input image/video size")
     if mask_from is not None:  # the ellipses of the matte's latent frames, drawn on this clip's grid
         (ellipses,) = fit_alpha_ellipses(read_matte(mask_from, luma_as_alpha), stride, mask_fit or pipe.config.mask_fit)
         mask_tensor = render_ellipses(ellipses, height // stride, width // stride)
@@ -188,17 +211,59 @@ def generate(
         result = pipe(
             prompt, negative_prompt=negative_prompt, height=height, width=width, num_frames=frames,
             num_inference_steps=steps, guidance_scale=guidance, generator=seeds.manual_seed(seed + i),
-            mask=mask_tensor, ellipse=start, ellipse_end=end, mu=mu,
+            mask=mask_tensor, ellipse=start, ellipse_end=end, mu=mu, **inputs,
         )
         if not share.writes:
             continue
         video = result.videos[0]
+        if extend is not None:
+            video = join_extension(clip, video, overlap=context_frames)
         written.append(write_video(out, video, format=format, overwrite=overwrite, options=write_options))
         if prev is not None:
             written.append(write_preview(prev, video, overwrite=overwrite))
     if (peak := peak_vram_gib(device)) is not None:
         print(f"peak GPU memory: {peak:.1f} GiB", file=sys.stderr)
     return written
+
+
+def _read_inputs(
+    image: str | os.PathLike | None, image_alpha: str | os.PathLike | None, opaque_image: bool,
+    last_image: str | os.PathLike | None, loop: bool, video: str | os.PathLike | None, strength: float | None,
+    clip: RGBAVideo | None, context_frames: int,
+) -> dict:
+    """The pipeline's image/video arguments read from the files (before any model loads), with the flags' checks."""
+    if sum(x is not None for x in (image, video, clip)) > 1:
+        raise WanAlphaError("give one of --image, --video and --extend")
+    if (image_alpha is not None or opaque_image) and image is None:
+        raise WanAlphaError("--image-alpha and --opaque-image go with --image")
+    if (last_image is not None or loop) and image is None and clip is None:
+        raise WanAlphaError("--last-image and --loop need --image or --extend to start from")
+    if loop and last_image is not None:
+        raise WanAlphaError("--loop ends on the first image: drop --last-image (or --loop)")
+    if strength is not None and video is None:
+        raise WanAlphaError("--strength goes with --video (how far the clip is re-noised)")
+    inputs: dict = {}
+    if image is not None:
+        inputs["image"] = read_image(image, alpha_path=image_alpha, opaque=opaque_image)
+    if clip is not None:
+        inputs["first_frames"] = extension_context(clip, context_frames)
+    if video is not None:
+        inputs.update(video=read_video(video), strength=strength)
+    if loop:
+        inputs["last_image"] = inputs["image"]
+    elif last_image is not None:
+        inputs["last_image"] = read_image(last_image)
+    Conditions.from_inputs(**{name: inputs.get(name) for name in CONDITION_INPUTS})  # sizes, lengths, strength
+    return inputs
+
+
+def _input_size(inputs: dict) -> tuple[int | None, int | None]:
+    """``(height, width)`` of the input image or clip, if any: the clip's size unless --size says otherwise."""
+    for name in ("image", "first_frames", "video", "last_image"):
+        if name in inputs:
+            frames = getattr(inputs[name], "frames", inputs[name])
+            return frames.shape[1], frames.shape[2]
+    return None, None
 
 
 def _load_pipeline(model: Path | None, wan_files: WanAlphaFiles | None, dtype: torch.dtype, device: str,

@@ -48,7 +48,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         "sits is steered by a transparency ellipse (default: centred, half the frame), a moving ellipse, "
         "an alpha video or a mask file. Outputs are written atomically; nothing partial is left on error.",
     )
-    p.add_argument("prompt", nargs="?", metavar="PROMPT", help="what to generate (or use --prompts-file)")
+    p.add_argument("prompt", nargs="?", metavar="PROMPT", help="what to generate (or use --prompts-file); with --image, "
+                   "--video or --extend: what happens to it")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file (.webm, .mov, .zip, .webp, .apng, .gif, a folder name for PNGs); "
                    "with --prompts-file a folder")
@@ -82,8 +83,30 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", help="output format when the extension does not say it (see `wan-alpha convert --help`)")
     add_write_flags(p)
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _add_beyond_text(p)
     _add_realscale(p)
     p.set_defaults(func=_generate)
+
+
+def _add_beyond_text(p: argparse.ArgumentParser) -> None:
+    """Image -> video, video -> video and extending a clip (docs/image_to_video.md)."""
+    g = p.add_argument_group("from an image or a clip (docs/image_to_video.md); the ellipse defaults to a fit of its alpha")
+    g.add_argument("--image", metavar="IMG", help="animate this RGBA image: it is frame 0 (up to the VAE's round trip); "
+                   "PNG, WebP, GIF or any clip format (its first frame); size from the image unless --size")
+    g.add_argument("--image-alpha", metavar="MATTE", help="with --image: a grayscale matte giving an RGB image its alpha")
+    g.add_argument("--opaque-image", action="store_true",
+                   help="with --image: accept an image without alpha and animate it fully opaque")
+    g.add_argument("--last-image", metavar="IMG", help="with --image or --extend: end on this RGBA image (the last "
+                   "latent frame, i.e. the last 4 frames, is pinned to it; approximate, see the docs)")
+    g.add_argument("--loop", action="store_true", help="with --image: end on the first image, for a loop")
+    g.add_argument("--video", metavar="CLIP", help="restyle this RGBA clip with the prompt (SDEdit); frames and size "
+                   "from the clip (1 + 4k frames, multiples of 16)")
+    g.add_argument("--strength", type=float, metavar="S", help="with --video: noise level the clip is taken to, in "
+                   "(0, 1]; low keeps the clip, 1 ignores it but its ellipse (default 0.6)")
+    g.add_argument("--extend", metavar="CLIP", help="continue this RGBA clip: generate --frames frames starting from its "
+                   "last --context-frames frames and write the clip with the new frames appended")
+    g.add_argument("--context-frames", type=int, default=5, metavar="N",
+                   help="with --extend: the clip's last N frames (1 + 4k) the continuation starts from (default 5)")
 
 
 def _add_realscale(p: argparse.ArgumentParser) -> None:
@@ -128,7 +151,9 @@ def _generate(args: argparse.Namespace) -> int:
         guidance=args.guidance, seed=args.seed, ellipse=args.ellipse, ellipse_end=args.ellipse_end,
         mask=args.mask, mask_from=args.mask_from, luma_as_alpha=args.luma_as_alpha, mu=args.shift_mean, sampler=args.sampler, mask_fit=args.mask_fit,
         preview=args.preview, format=args.format, write_options=write_options(args), overwrite=args.overwrite,
-        wan_files=_wan_files(args), memory=_memory(args), context_parallel=args.context_parallel,
+        wan_files=_wan_files(args), memory=_memory(args), context_parallel=args.context_parallel, image=args.image,
+        image_alpha=args.image_alpha, opaque_image=args.opaque_image, last_image=args.last_image, loop=args.loop,
+        video=args.video, strength=args.strength, extend=args.extend, context_frames=args.context_frames,
     )
     for path in paths:
         print(path)

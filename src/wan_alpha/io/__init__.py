@@ -11,7 +11,7 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "atomic": ["atomic_output", "check_writable"],
     "base": ["DEFAULT_FPS", "WriteOptions"],
-    "files": ["convert", "read_video", "write_video"],
+    "files": ["convert", "read_image", "read_video", "write_video"],
     "formats": ["FORMATS", "Format", "resolve_format"],
     "preview": ["PLAYER", "write_html_preview", "write_preview"],
     "probe": ["format_probe", "probe"],

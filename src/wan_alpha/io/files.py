@@ -67,6 +67,29 @@ def read_video(
     return RGBAVideo(frames, decoded.fps)
 
 
+def read_image(
+    path: str | os.PathLike, *, alpha_path: str | os.PathLike | None = None, opaque: bool = False, frame: int = 0
+) -> RGBAVideo:
+    """One RGBA frame (a one-frame clip) of an image or of any clip format (frame ``frame`` of an animated WebP,
+    GIF, APNG or video), straight alpha.
+
+    ``alpha_path``: a grayscale (or RGBA) image whose luma is the alpha of an RGB image. An image without an alpha
+    channel is refused unless ``opaque`` (alpha 255): animating an opaque rectangle is rarely what was meant.
+    """
+    decoded, _ = decode_file(path)
+    if not -decoded.frames.shape[0] <= frame < decoded.frames.shape[0]:
+        raise WanAlphaError(f"{path} has {decoded.frames.shape[0]} frames, no frame {frame}")
+    rgba = decoded.frames[frame][None]
+    if alpha_path is not None:
+        rgba = _with_matte(rgba, luma(decode_file(alpha_path)[0].frames[:1]), path, alpha_path)
+    elif not (decoded.has_alpha or opaque):
+        raise WanAlphaError(
+            f"{path} has no alpha channel: give an RGBA image, its matte with --image-alpha MATTE, or --opaque-image "
+            "to animate it fully opaque"
+        )
+    return RGBAVideo(rgba, decoded.fps)
+
+
 def _with_matte(rgb: np.ndarray, alpha: np.ndarray, path, alpha_path) -> np.ndarray:
     if rgb.shape[:3] != alpha.shape:
         (t, h, w), (ta, ha, wa) = rgb.shape[:3], alpha.shape

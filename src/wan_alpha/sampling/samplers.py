@@ -11,6 +11,8 @@ from collections.abc import Callable
 import torch
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
+from .schedules import set_flow_timesteps
+
 VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -44,13 +46,15 @@ def sample_flow(
     scheduler: SchedulerMixin,
     num_steps: int,
     callback: Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor | None] | None = None,
+    strength: float = 1.0,
 ) -> torch.Tensor:
-    """Integrate the flow from noise ``x`` (sigma 1) to a clean latent in ``num_steps`` scheduler steps.
+    """Integrate the flow from ``x`` at noise level ``strength`` (1: pure noise; less: a clip noised to that sigma,
+    SDEdit) to a clean latent in ``num_steps`` scheduler steps (:func:`~.schedules.set_flow_timesteps`).
 
-    ``callback(i, t, x)`` runs after every step; it may return a replacement ``x``.
+    ``callback(i, t, x)`` runs after every step (``x`` is then at ``scheduler.sigmas[i + 1]``); it may return a
+    replacement ``x``.
     """
-    scheduler.set_timesteps(num_steps, device=x.device)
-    scheduler.set_begin_index(0)
+    set_flow_timesteps(scheduler, num_steps, strength, x.device)
     for i, t in enumerate(scheduler.timesteps):
         v = model(x, t.expand(x.shape[0]))
         x = scheduler.step(v, t, x, return_dict=False)[0]

@@ -73,6 +73,27 @@ def flow_scheduler(kind: str = "euler", shift: float = DEFAULT_TIMESTEP_SHIFT) -
     raise WanAlphaError(f"unknown sampler {kind!r}: choose one of {', '.join(SAMPLERS)}")
 
 
+def set_flow_timesteps(
+    scheduler: SchedulerMixin, num_steps: int, strength: float = 1.0, device: str | torch.device | None = None
+) -> None:
+    """``num_steps`` timesteps of ``scheduler`` (made by :func:`flow_scheduler`) from noise level ``strength`` to 0.
+
+    ``strength`` 1 is the scheduler's own schedule, from pure noise. Below 1 (SDEdit, resampling) it is the
+    tail of the same shifted schedule below sigma ``strength``, spread over ``num_steps`` steps: the unshifted
+    position of ``strength`` is spaced linearly to 0 and shifted (:func:`wan_sigmas`), so the first step runs at
+    sigma ``strength`` exactly and the steps are as dense in sigma as the full schedule's there."""
+    if not 0 < strength <= 1:
+        raise WanAlphaError(f"strength must be in (0, 1] (1 = from pure noise), got {strength}")
+    scheduler.set_timesteps(num_steps, device=device)
+    if strength < 1:
+        shift = scheduler_shift(scheduler)
+        sigmas = wan_sigmas(num_steps, shift, first=strength / (shift - (shift - 1) * strength))
+        timestep_dtype = scheduler.timesteps.dtype
+        scheduler.sigmas = torch.from_numpy(np.append(sigmas, 0.0).astype(np.float32))
+        scheduler.timesteps = torch.from_numpy(sigmas * NUM_TRAIN_TIMESTEPS).to(device, timestep_dtype)
+    scheduler.set_begin_index(0)
+
+
 def scheduler_shift(scheduler: SchedulerMixin) -> float:
     """The timestep shift a scheduler made by :func:`flow_scheduler` runs at."""
     config = scheduler.config
