@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -190,3 +191,43 @@ def test_loading_shows_no_library_bars_and_decoding_shows_its_own(tmp_path, caps
     err = capsys.readouterr().err
     assert "denoise: 100%" in err and "| 1/1 " in err  # the sampler's steps
     assert "decode: 100%" in err and "| 4/4 " in err  # 2 decoders x 2 latent frames
+
+
+@pytest.mark.parametrize("output_type", ["np", "pt", "pil"])
+def test_frames_are_straight_rgba_in_the_asked_type(pipe, output_type):
+    out = gen(pipe, num_inference_steps=1, output_type=output_type)
+    video = out.videos[0].frames  # uint8 (T, H, W, 4)
+    if output_type == "pil":
+        assert len(out.frames) == 1 and len(out.frames[0]) == 5 and out.frames[0][0].mode == "RGBA"
+        frames = np.stack([np.asarray(f) for f in out.frames[0]])
+        assert np.array_equal(frames, video)
+        return
+    frames = out.frames if output_type == "np" else out.frames.permute(0, 1, 3, 4, 2).numpy()
+    assert frames.shape == (1, 5, 32, 32, 4) and frames.min() >= 0 and frames.max() <= 1
+    assert np.abs(frames[0] * 255 - video).max() <= 0.5 + 1e-3  # the written clip is these frames rounded
+
+
+def test_num_videos_per_prompt_and_one_generator_per_clip(pipe):
+    g = lambda seed: torch.Generator().manual_seed(seed)
+    out = pipe(["smoke", "fire"], num_videos_per_prompt=2, num_inference_steps=1, generator=[g(0), g(1), g(2), g(3)])
+    assert out.rgb.shape[0] == 4 and len(out.videos) == 4
+    alone = pipe("fire", num_inference_steps=1, generator=g(3))  # the 4th clip is "fire" with the 4th generator
+    assert torch.allclose(out.rgb[3], alone.rgb[0], atol=1e-5)
+    assert not torch.allclose(out.rgb[2], out.rgb[3], atol=1e-3)  # the same prompt twice: two clips
+    with pytest.raises(WanAlphaError, match="3 generators for 4 clips"):
+        pipe(["smoke", "fire"], num_videos_per_prompt=2, num_inference_steps=1, generator=[g(0), g(1), g(2)])
+
+
+def test_callback_on_step_end_has_diffusers_signature(pipe):
+    seen = []
+
+    def callback(p, step, timestep, callback_kwargs):
+        seen.append((p is pipe, step, float(timestep), sorted(callback_kwargs)))
+        return {}
+
+    gen(pipe, num_inference_steps=2, callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents"])
+    assert [s[:2] for s in seen] == [(True, 0), (True, 1)] and seen[0][3] == ["latents"] and seen[0][2] > seen[1][2]
+    with pytest.raises(WanAlphaError, match="prompt_embeds"):
+        gen(pipe, callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["prompt_embeds"])
+    with pytest.raises(WanAlphaError, match="output_type"):
+        gen(pipe, output_type="latent")

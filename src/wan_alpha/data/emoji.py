@@ -165,11 +165,24 @@ def animate_sprites(
     return RGBAVideo(straight_frames(canvas), fps), make_caption(" and ".join(phrases))
 
 
+def emoji_job_id(index: int) -> str:
+    """The id of clip ``index`` of an emoji build (its seed derives from it)."""
+    return f"emoji_{index:06d}"
+
+
+def pick_sprites(
+    sprites: list[EmojiSprite], seed: int, job_id: str, two: float
+) -> tuple[np.random.Generator, list[EmojiSprite]]:
+    """The sprite(s) clip ``job_id`` of a build with ``seed`` animates, and its generator (to animate them with):
+    which sprites a training set saw, so evaluations can hold others out."""
+    rng = clip_seed_for(seed, job_id)
+    return rng, [sprites[i] for i in rng.integers(len(sprites), size=2 if rng.random() < two else 1)]
+
+
 def _emoji_job(
     sprites: list[EmojiSprite], seed: int, job_id: str, frames: int, height: int, width: int, two: float
 ) -> list[Clip]:
-    rng = clip_seed_for(seed, job_id)
-    picks = [sprites[i] for i in rng.integers(len(sprites), size=2 if rng.random() < two else 1)]
+    rng, picks = pick_sprites(sprites, seed, job_id, two)
     images = [read_still(p.path) for p in picks]
     video, caption = animate_sprites(images, [p.name for p in picks], rng, frames, height, width)
     return [Clip(video, caption)]
@@ -199,7 +212,7 @@ def build_emoji(
     sprites, problems = load_emoji_index(package_dir, categories)
     jobs = []
     for i in range(count):
-        job_id = f"emoji_{i:06d}"
+        job_id = emoji_job_id(i)
         make = partial(_emoji_job, sprites, seed, job_id, frames, height, width, two_sprite_share)
         jobs.append(Job(id=job_id, input=f"emoji #{i}", make=make))
     # ``count`` is left out: clip i does not depend on it, so a resume may extend the set.

@@ -402,7 +402,8 @@ class WanAlphaPipeline(DiffusionPipeline, WanLoraLoaderMixin):
         mask = resolve_mask(*grid, mask=mask, ellipse=ellipse, ellipse_end=ellipse_end)
         if mask.shape[0] not in (1, len(prompt)):
             raise WanAlphaError(f"{mask.shape[0]} masks for {len(prompt)} prompts: give one mask or one per prompt")
-        mask = mask.repeat_interleave(num_videos_per_prompt, dim=0)
+        if mask.shape[0] > 1:  # one mask per prompt: one per clip
+            mask = mask.repeat_interleave(num_videos_per_prompt, dim=0)
         prompt = [p for p in prompt for _ in range(num_videos_per_prompt)]
         negative_prompt = None if negative_prompt is None else [p for p in negative_prompt for _ in range(num_videos_per_prompt)]
 
