@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 import numpy as np
+import torch
 from diffusers import DiffusionPipeline, WanTransformer3DModel
 from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.loaders import WanLoraLoaderMixin
@@ -49,7 +49,7 @@ from ..sampling import (
     sample_flow,
     shift_noise,
 )
-from .conditioning import Conditions, RGBAInput, as_rgba_frames
+from .conditioning import Conditions, RGBAInput
 from .wan_files import WanAlphaFiles, load_wan_alpha_components
 
 
