@@ -122,20 +122,21 @@ def jumps(rgb: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def extend_mode(pipe: WanAlphaPipeline, clips: list[tuple[RGBAVideo, str]], context: int, frames: int) -> list[dict]:
-    """The jump at the seam (last input frame -> first new frame) against the neighbouring-frame jumps elsewhere."""
+    """The largest jump where the input turns into the continuation against the neighbouring-frame jumps elsewhere,
+    for a cut (input untouched, then new frames) and for the crossfade over the context frames (the default)."""
     rows = []
     for i, (clip, caption) in enumerate(clips):
         out = pipe(caption, first_frames=clip.frames[-context:], num_frames=frames,
                    generator=torch.Generator().manual_seed(i))
-        joined = join_extension(clip, out.videos[0], overlap=context)
-        alpha_jumps, colour_jumps = jumps(*arrays(joined))
-        seam = clip.num_frames - 1  # the jump from frame seam to seam + 1
-        others = np.delete(np.arange(len(alpha_jumps)), seam)
-        rows.append({"caption": caption, "joined_frames": joined.num_frames,
-                     "seam_alpha_jump": float(alpha_jumps[seam]),
-                     "median_other_alpha_jump": float(np.median(alpha_jumps[others])),
-                     "seam_colour_jump": float(colour_jumps[seam]),
-                     "median_other_colour_jump": float(np.median(colour_jumps[others]))})
+        row = {"caption": caption}
+        for join, crossfade, first in (("cut", False, clip.num_frames - 1), ("crossfade", True, clip.num_frames - context - 1)):
+            joined = join_extension(clip, out.videos[0], overlap=context, crossfade=crossfade)
+            region = np.arange(first, clip.num_frames)  # jump t goes from frame t to t + 1
+            for name, values in zip(("alpha", "colour"), jumps(*arrays(joined))):
+                row[f"{join}_join_{name}_jump"] = float(values[region].max())
+                row[f"{join}_other_{name}_jump"] = float(np.median(np.delete(values, region)))
+        row["joined_frames"] = joined.num_frames
+        rows.append(row)
     return rows
 
 
@@ -170,11 +171,11 @@ def markdown(report: dict) -> str:
         f"{video['input_red_minus_blue']:+.3f} / {video[f'red_red_minus_blue_{STRENGTHS[-1]}']:+.3f} / "
         f"{video[f'blue_red_minus_blue_{STRENGTHS[-1]}']:+.3f} |",
         "",
-        "| extend (mean) | seam | median of the other neighbouring-frame jumps |",
+        "| extend (mean) | largest jump at the join | median of the other neighbouring-frame jumps |",
         "|---|---|---|",
-        f"| mean abs alpha change | {extend['seam_alpha_jump']:.4f} | {extend['median_other_alpha_jump']:.4f} |",
-        f"| mean abs premultiplied colour change | {extend['seam_colour_jump']:.4f} | "
-        f"{extend['median_other_colour_jump']:.4f} |",
+        *(f"| mean abs {name} change, {join} | {extend[f'{join}_join_{key}_jump']:.4f} | "
+          f"{extend[f'{join}_other_{key}_jump']:.4f} |"
+          for join in ("cut", "crossfade") for name, key in (("alpha", "alpha"), ("premultiplied colour", "colour"))),
     ]
     return "\n".join(lines) + "\n"
 

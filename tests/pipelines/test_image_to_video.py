@@ -12,6 +12,7 @@ from wan_alpha.cli import main
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.io import RGBAVideo, read_video, write_video
 from wan_alpha.pipelines import WanAlphaPipeline
+from wan_alpha.pipelines.conditioning import join_extension
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -112,15 +113,28 @@ def test_cli_image_needs_alpha_a_matte_or_the_opaque_flag(tmp_path, capsys):
     assert "(0, 1]" in capsys.readouterr().err
 
 
-def test_cli_extend_appends_the_continuation_to_the_untouched_clip(tmp_path, capsys):
-    clip = RGBAVideo(np.stack([np.roll(sprite(), 2 * t, axis=1) for t in range(5)]), 8)
+def test_cli_extend_appends_the_continuation_crossfading_over_the_context(tmp_path, capsys):
+    clip = RGBAVideo(np.stack([np.roll(sprite(), 2 * t, axis=1) for t in range(9)]), 8)
     write_video(tmp_path / "clip.zip", clip)
     code = main(["generate", "a red ball rolling", "--extend", str(tmp_path / "clip.zip"), "--frames", "9", "--steps", "1",
                  "-o", str(tmp_path / "longer.zip")])
     assert code == 0, capsys.readouterr().err
     joined = read_video(tmp_path / "longer.zip")
-    assert joined.frames.shape == (9, 64, 64, 4)  # 5 + (9 - 5 context frames)
-    assert np.array_equal(joined.frames[:5], clip.frames)
+    assert joined.frames.shape == (13, 64, 64, 4)  # 9 + (9 - 5 context frames)
+    assert np.array_equal(joined.frames[:4], clip.frames[:4])  # before the context: untouched
+
+
+def test_the_crossfade_moves_from_the_clip_to_its_re_creation():
+    rng = np.random.default_rng(0)
+    clip = RGBAVideo(rng.integers(0, 256, (9, 8, 8, 4), dtype=np.uint8), 8)
+    recreated = np.concatenate([np.full((5, 8, 8, 4), 255, np.uint8), rng.integers(0, 256, (4, 8, 8, 4), dtype=np.uint8)])
+    cut = join_extension(clip, RGBAVideo(recreated, 8), overlap=5, crossfade=False)
+    faded = join_extension(clip, RGBAVideo(recreated, 8), overlap=5)
+    assert np.array_equal(cut.frames, np.concatenate([clip.frames, recreated[5:]]))
+    assert np.array_equal(faded.frames[:4], clip.frames[:4]) and np.array_equal(faded.frames[9:], recreated[5:])
+    alpha = faded.frames[4:9, ..., 3].astype(int)  # weights 1/6 .. 5/6 towards the (opaque white) re-creation
+    expected = np.rint(clip.frames[4:9, ..., 3] * (1 - np.arange(1, 6)[:, None, None] / 6) + 255 * np.arange(1, 6)[:, None, None] / 6)
+    assert np.abs(alpha - expected).max() <= 1
 
 
 def test_the_readme_python_snippet_runs(tmp_path, monkeypatch):

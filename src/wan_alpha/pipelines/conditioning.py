@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..errors import WanAlphaError
 from ..io import RGBAVideo
-from ..rgba import latent_frame_count
+from ..rgba import latent_frame_count, premultiply, unpremultiply
 
 RGBAInput = Union[RGBAVideo, np.ndarray, Image.Image, Sequence[Image.Image]]
 """An RGBA image or clip: an :class:`~wan_alpha.io.RGBAVideo`, uint8 frames ``(H, W, 4)`` or ``(T, H, W, 4)``
@@ -122,8 +122,21 @@ def extension_context(clip: RGBAVideo, frames: int) -> np.ndarray:
     return clip.frames[-frames:]
 
 
-def join_extension(clip: RGBAVideo, extension: RGBAVideo, overlap: int) -> RGBAVideo:
-    """``clip`` followed by ``extension`` without its first ``overlap`` frames (those re-create the clip's tail)."""
+def join_extension(clip: RGBAVideo, extension: RGBAVideo, overlap: int, crossfade: bool = True) -> RGBAVideo:
+    """``clip`` followed by ``extension`` without its first ``overlap`` frames (those re-create the clip's tail).
+
+    The extension's first frames are the VAE's round trip of the clip's tail, not its pixels, so switching from one
+    to the other in one frame is a jump of the VAE's error. ``crossfade`` spreads it: over the clip's last
+    ``overlap`` frames the clip fades into the extension's re-creation of them (premultiplied, weights
+    ``1/(overlap+1) .. overlap/(overlap+1)``); the frames before are untouched. ``False`` cuts (the clip untouched)."""
     if extension.frames.shape[1:] != clip.frames.shape[1:]:
         raise WanAlphaError(f"the extension is {extension.width}x{extension.height}, the clip {clip.width}x{clip.height}")
-    return RGBAVideo(np.concatenate([clip.frames, extension.frames[overlap:]]), clip.fps)
+    tail = clip.frames[clip.num_frames - overlap:]
+    if crossfade:
+        weight = (np.arange(1, overlap + 1, dtype=np.float32) / (overlap + 1))[:, None, None, None]
+        own, new = (f.astype(np.float32) / 255 for f in (tail, extension.frames[:overlap]))
+        alpha = own[..., 3:] * (1 - weight) + new[..., 3:] * weight
+        colour = premultiply(own[..., :3], own[..., 3:]) * (1 - weight) + premultiply(new[..., :3], new[..., 3:]) * weight
+        blended = np.concatenate([unpremultiply(colour, alpha), alpha], axis=-1)
+        tail = np.rint(blended * 255).astype(np.uint8)
+    return RGBAVideo(np.concatenate([clip.frames[: clip.num_frames - overlap], tail, extension.frames[overlap:]]), clip.fps)
