@@ -123,7 +123,7 @@ def jumps(rgb: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def extend_mode(pipe: WanAlphaPipeline, clips: list[tuple[RGBAVideo, str]], context: int, frames: int) -> list[dict]:
     """The largest jump where the input turns into the continuation against the neighbouring-frame jumps elsewhere,
-    for a cut (input untouched, then new frames) and for the crossfade over the context frames (the default)."""
+    for a cut (the default: input untouched, then new frames) and for the crossfade over the context frames."""
     rows = []
     for i, (clip, caption) in enumerate(clips):
         out = pipe(caption, first_frames=clip.frames[-context:], num_frames=frames,

@@ -113,7 +113,7 @@ def test_cli_image_needs_alpha_a_matte_or_the_opaque_flag(tmp_path, capsys):
     assert "(0, 1]" in capsys.readouterr().err
 
 
-def test_cli_extend_appends_the_continuation_crossfading_over_the_context(tmp_path, capsys):
+def test_cli_extend_appends_the_continuation_to_the_untouched_clip(tmp_path, capsys):
     clip = RGBAVideo(np.stack([np.roll(sprite(), 2 * t, axis=1) for t in range(9)]), 8)
     write_video(tmp_path / "clip.zip", clip)
     code = main(["generate", "a red ball rolling", "--extend", str(tmp_path / "clip.zip"), "--frames", "9", "--steps", "1",
@@ -121,15 +121,15 @@ def test_cli_extend_appends_the_continuation_crossfading_over_the_context(tmp_pa
     assert code == 0, capsys.readouterr().err
     joined = read_video(tmp_path / "longer.zip")
     assert joined.frames.shape == (13, 64, 64, 4)  # 9 + (9 - 5 context frames)
-    assert np.array_equal(joined.frames[:4], clip.frames[:4])  # before the context: untouched
+    assert np.array_equal(joined.frames[:9], clip.frames)
 
 
 def test_the_crossfade_moves_from_the_clip_to_its_re_creation():
     rng = np.random.default_rng(0)
     clip = RGBAVideo(rng.integers(0, 256, (9, 8, 8, 4), dtype=np.uint8), 8)
     recreated = np.concatenate([np.full((5, 8, 8, 4), 255, np.uint8), rng.integers(0, 256, (4, 8, 8, 4), dtype=np.uint8)])
-    cut = join_extension(clip, RGBAVideo(recreated, 8), overlap=5, crossfade=False)
-    faded = join_extension(clip, RGBAVideo(recreated, 8), overlap=5)
+    cut = join_extension(clip, RGBAVideo(recreated, 8), overlap=5)
+    faded = join_extension(clip, RGBAVideo(recreated, 8), overlap=5, crossfade=True)
     assert np.array_equal(cut.frames, np.concatenate([clip.frames, recreated[5:]]))
     assert np.array_equal(faded.frames[:4], clip.frames[:4]) and np.array_equal(faded.frames[9:], recreated[5:])
     alpha = faded.frames[4:9, ..., 3].astype(int)  # weights 1/6 .. 5/6 towards the (opaque white) re-creation

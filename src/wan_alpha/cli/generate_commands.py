@@ -104,8 +104,7 @@ def _add_beyond_text(p: argparse.ArgumentParser) -> None:
     g.add_argument("--strength", type=float, metavar="S", help="with --video: noise level the clip is taken to, in "
                    "(0, 1]; low keeps the clip, 1 ignores it but its ellipse (default 0.6)")
     g.add_argument("--extend", metavar="CLIP", help="continue this RGBA clip: generate --frames frames starting from its "
-                   "last --context-frames frames and write the clip with the new frames appended (its context frames "
-                   "cross-fade into their re-creation)")
+                   "last --context-frames frames and write the clip, untouched, with the new frames appended")
     g.add_argument("--context-frames", type=int, default=5, metavar="N",
                    help="with --extend: the clip's last N frames (1 + 4k) the continuation starts from (default 5)")
 

@@ -122,13 +122,14 @@ def extension_context(clip: RGBAVideo, frames: int) -> np.ndarray:
     return clip.frames[-frames:]
 
 
-def join_extension(clip: RGBAVideo, extension: RGBAVideo, overlap: int, crossfade: bool = True) -> RGBAVideo:
+def join_extension(clip: RGBAVideo, extension: RGBAVideo, overlap: int, crossfade: bool = False) -> RGBAVideo:
     """``clip`` followed by ``extension`` without its first ``overlap`` frames (those re-create the clip's tail).
 
     The extension's first frames are the VAE's round trip of the clip's tail, not its pixels, so switching from one
-    to the other in one frame is a jump of the VAE's error. ``crossfade`` spreads it: over the clip's last
-    ``overlap`` frames the clip fades into the extension's re-creation of them (premultiplied, weights
-    ``1/(overlap+1) .. overlap/(overlap+1)``); the frames before are untouched. ``False`` cuts (the clip untouched)."""
+    to the other in one frame adds the VAE's error to the jump. By default the join cuts (the clip untouched);
+    ``crossfade`` spreads that error instead: over the clip's last ``overlap`` frames the clip fades into the
+    extension's re-creation of them (premultiplied, weights ``1/(overlap+1) .. overlap/(overlap+1)``), the frames
+    before untouched (at tiny scale neither join gave the smaller largest jump on every clip: docs/image_to_video.md)."""
     if extension.frames.shape[1:] != clip.frames.shape[1:]:
         raise WanAlphaError(f"the extension is {extension.width}x{extension.height}, the clip {clip.width}x{clip.height}")
     tail = clip.frames[clip.num_frames - overlap:]
