@@ -41,9 +41,16 @@ from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 from diffusers.utils.accelerate_utils import apply_forward_hook
 from peft import inject_adapter_in_model
+from torch.utils.checkpoint import checkpoint
 
 from ..errors import WanAlphaError, first_names
-from ..rgba import WAN21_TEMPORAL_DOWNSAMPLE, hard_render, latent_frame_count, latent_frame_spans, vae_spatial_stride
+from ..rgba import (
+    WAN21_TEMPORAL_DOWNSAMPLE,
+    hard_render,
+    latent_frame_count,
+    latent_frame_spans,
+    vae_spatial_stride,
+)
 from .lora_conv import conv_module_names, lora_config, merge_lora
 from .onednn_conv import use_onednn_conv3d
 from .quiet_loading import quiet_loading
@@ -128,11 +135,25 @@ def decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
     vae.clear_cache()
     x = vae.post_quant_conv(z)
     frames = []
-    for i in range(x.shape[2]):
-        vae._conv_idx = [0]
-        frames.append(vae.decoder(x[:, :, i : i + 1], feat_cache=vae._feat_map, feat_idx=vae._conv_idx, first_chunk=i == 0))
+    if vae.decoder.gradient_checkpointing and torch.is_grad_enabled():  # RGBAVAE.enable_gradient_checkpointing()
+        cache = vae._feat_map
+        for i in range(x.shape[2]):
+            frame, *cache = checkpoint(_decode_frame, vae.decoder, i == 0, x[:, :, i : i + 1], *cache, use_reentrant=False)
+            frames.append(frame)
+    else:
+        for i in range(x.shape[2]):
+            vae._conv_idx = [0]
+            frames.append(vae.decoder(x[:, :, i : i + 1], feat_cache=vae._feat_map, feat_idx=vae._conv_idx, first_chunk=i == 0))
     vae.clear_cache()
     return torch.cat(frames, dim=2)
+
+
+def _decode_frame(decoder: nn.Module, first_chunk: bool, x: torch.Tensor, *cache: torch.Tensor | str | None) -> tuple:
+    """One latent frame through the decoder: ``(frames, *new causal cache)``. The cache goes in and out as
+    arguments, not mutated in place, so the checkpoint's recomputation in the backward pass sees the cache this
+    frame saw: only these inputs are kept per frame, the decoder's activations are recomputed."""
+    cache = list(cache)
+    return decoder(x, feat_cache=cache, feat_idx=[0], first_chunk=first_chunk), *cache
 
 
 def clamp_straight_through(x: torch.Tensor) -> torch.Tensor:
@@ -162,7 +183,9 @@ class RGBAVAE(ModelMixin, ConfigMixin):
             statistics, which Wan2.1's DiT was trained on).
     """
 
-    _supports_gradient_checkpointing = False
+    # enable_gradient_checkpointing() (diffusers') sets the decoders' flag: training's decode then keeps only each
+    # latent frame's input and causal cache, and recomputes the decoder's activations frame by frame in backward
+    _supports_gradient_checkpointing = True
 
     @register_to_config
     def __init__(
@@ -308,7 +331,7 @@ class RGBAVAE(ModelMixin, ConfigMixin):
                 f"frame size {rgb.shape[-1]}x{rgb.shape[-2]} (shape {tuple(rgb.shape)}) is not a multiple of {stride}: "
                 "crop or resize the clip"
             )
-        if alpha.numel() and (alpha.min() < 0 or alpha.max() > 1):
+        if alpha.numel() and not alpha.is_meta and (alpha.min() < 0 or alpha.max() > 1):  # meta: shapes only (estimates)
             raise WanAlphaError(
                 f"alpha {tuple(alpha.shape)} has values in [{alpha.min():.3g}, {alpha.max():.3g}], outside [0, 1]: "
                 "pass straight alpha scaled to [0, 1]"

@@ -35,9 +35,14 @@ from ..io import DEFAULT_FPS, atomic_output, write_video
 from ..losses import shifted_flow_loss
 from ..models.dit import add_dora, build_dit, merge_dora, save_dora
 from ..models.rgba_vae import RGBAVAE
-from ..models.text_encoders import TextEncoder, load_text_encoder
+from ..models.text_encoders import DEFAULT_MAX_LENGTH, TextEncoder, load_text_encoder
 from ..pipelines import WanAlphaPipeline
-from ..rgba import latent_stride, random_palette_colors
+from ..rgba import (
+    latent_frame_count,
+    latent_stride,
+    random_palette_colors,
+    vae_spatial_stride,
+)
 from ..sampling import (
     DEFAULT_MU_SHIFT,
     DEFAULT_TIMESTEP_SHIFT,
@@ -46,10 +51,35 @@ from ..sampling import (
     masks_from_alpha,
     sample_training_sigmas,
 )
-from .loop import DataConfig, LoopConfig, SyntheticDataConfig, build_datasets, make_accelerator, prepare_output, train_loop
+from .cache import CachedClips, build_cache
+from .estimate import (
+    DEFAULT_TFLOPS,
+    WAN21_DIT,
+    TrainingEstimate,
+    count_parameters,
+    model_config,
+    report_and_check,
+    shipped_layouts,
+    trace_step,
+)
+from .loop import (
+    DataConfig,
+    LoopConfig,
+    SyntheticDataConfig,
+    build_datasets,
+    cast_frozen_weights,
+    make_accelerator,
+    make_optimizer,
+    prepare_output,
+    sample_generators,
+    status,
+    train_loop,
+)
 
 ADAPTER_DIR = "dora"
 PIPELINE_DIR = "pipeline"
+CACHE_DIR = "cache"
+CACHED_KEYS = ("latents", "mask", "text")
 
 
 @dataclass
@@ -94,7 +124,10 @@ class DiTTrainConfig:
     mask_fit: str = "reference"
     mask_threshold: float | None = None  # None: the fit's own (see sampling.fit_alpha_ellipses)
     caption_dropout: float = 0.0
+    # encode latents, masks and caption states once into OUTPUT/cache (memory-mapped files, not RAM);
+    # offload_encoders then moves the frozen VAE and text encoder to the CPU for the rest of the run
     cache: bool = True
+    offload_encoders: bool = False
     data: DataConfig = field(default_factory=lambda: DataConfig(synthetic=SyntheticDataConfig()))
     train: LoopConfig = field(default_factory=LoopConfig)
     samples: SampleConfig = field(default_factory=SampleConfig)
@@ -107,10 +140,13 @@ class DiTTrainConfig:
             raise WanAlphaError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}")
         if self.mask_fit not in MASK_FITS:
             raise WanAlphaError(f"mask_fit must be one of {', '.join(MASK_FITS)}, got {self.mask_fit!r}")
+        if self.offload_encoders and not self.cache:
+            raise WanAlphaError("offload_encoders: true needs cache: true (without a cache every step encodes its clips)")
 
     def check_latent_source(self) -> None:
         if not self.rgba_vae:
-            raise WanAlphaError("rgba_vae: give the folder of the trained RGBA VAE (`wan-alpha train vae` output)")
+            raise WanAlphaError("rgba_vae: give the folder of the trained RGBA VAE (`wan-alpha train vae` output, "
+                                "its rgba_vae/), in the config or with --rgba-vae")
 
 
 class DiTTrainer:
@@ -136,9 +172,14 @@ class DiTTrainer:
         return vae.encode(rgb, alpha, background=background).float()
 
     def build_transformer(self) -> torch.nn.Module:
-        """The DiT with a fresh DoRA adapter (called under the run's seed)."""
-        transformer = build_dit(self.config.dit_config, self.config.base_dit)
-        add_dora(transformer, self.config.dora.r, self.config.dora.alpha)
+        """The DiT with a fresh DoRA adapter (called under the run's seed), with the ``train`` section's
+        memory levers applied (gradient checkpointing, frozen weights in ``base_dtype``)."""
+        cfg = self.config
+        transformer = build_dit(cfg.dit_config, cfg.base_dit)
+        add_dora(transformer, cfg.dora.r, cfg.dora.alpha)
+        if cfg.train.gradient_checkpointing:
+            transformer.enable_gradient_checkpointing()
+        cast_frozen_weights(transformer, cfg.train)
         return transformer
 
     def write_samples(self, pipe: WanAlphaPipeline, folder: Path) -> list[Path]:
@@ -181,33 +222,86 @@ class DiTTrainer:
         return pipe
 
     @torch.no_grad()
-    def encode_batch(self, vae: torch.nn.Module, text: TextEncoder, batch: dict,
-                     generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """``{"latents", "mask", "text"}`` for a batch of clips ``{"rgb", "alpha", "caption"}``."""
+    def encode_clip(self, vae: torch.nn.Module, text: TextEncoder, item: dict,
+                    generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``{"latents", "mask", "text"}`` (no batch axis) of one clip ``{"rgb", "alpha", "caption"}``; ``generator``
+        draws its palette colour."""
         device = vae.device
-        rgb, alpha = batch["rgb"].to(device), batch["alpha"].to(device)
+        rgb, alpha = item["rgb"][None].to(device), item["alpha"][None].to(device)
         latents = self.encode_latents(vae, rgb, alpha, generator)
         cfg = self.config
         mask = masks_from_alpha(alpha.cpu(), latent_stride(alpha, latents), cfg.mask_fit, cfg.mask_threshold).to(device)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            states = text.encode(list(batch["caption"]))[0].float()
+            states = text.encode([item["caption"]])[0].float()
         if caught and not self._warned_truncation:
             self._warned_truncation = True
             warnings.warn(f"some captions are longer than {text.max_length} tokens and are truncated (raise "
                           "text_encoder.max_length to keep them whole); further ones are not reported",
                           UserWarning, stacklevel=2)
-        return {"latents": latents, "mask": mask, "text": states}
+        return {"latents": latents[0], "mask": mask[0], "text": states[0]}
 
-    def cache_inputs(self, vae: torch.nn.Module, text: TextEncoder, dataset: Dataset,
-                     seed: int) -> list[dict[str, torch.Tensor]]:
-        """Encode every clip once (CPU tensors, one dict per clip); the palette colour is seeded per run."""
-        generator = torch.Generator().manual_seed(seed)
-        items = []
-        for batch in DataLoader(dataset, batch_size=self.config.train.batch_size):
-            encoded = self.encode_batch(vae, text, batch, generator)
-            items += [{k: v[i].cpu() for k, v in encoded.items()} for i in range(len(batch["caption"]))]
-        return items
+    def encode_batch(self, vae: torch.nn.Module, text: TextEncoder, batch: dict,
+                     generators: list[torch.Generator]) -> dict[str, torch.Tensor]:
+        """:meth:`encode_clip` of each clip of a batch (one generator each), stacked."""
+        clips = [self.encode_clip(vae, text, {k: batch[k][i] for k in ("rgb", "alpha", "caption")}, generator)
+                 for i, generator in enumerate(generators)]
+        return {k: torch.stack([clip[k] for clip in clips]) for k in clips[0]}
+
+    def cache_inputs(self, vae: torch.nn.Module, text: TextEncoder, dataset: Dataset, folder: Path,
+                     seed: int) -> CachedClips:
+        """Encode every clip once into ``folder`` (memory-mapped, see :mod:`.cache`); clip ``i``'s palette colour
+        comes from ``(seed, i)``, so any number of processes writes the same cache."""
+        base = torch.Generator().manual_seed(seed)
+        return build_cache(folder, dataset, lambda item, index: self.encode_clip(
+            vae, text, item, sample_generators(base, [index])[0]), desc=f"encode {folder.name} clips")
+
+    def flow_loss(self, model: torch.nn.Module, inputs: dict[str, torch.Tensor], generators: list[torch.Generator],
+                  empty_text: torch.Tensor) -> torch.Tensor:
+        """The mean-shifted flow loss of a batch of encoded clips on ``empty_text``'s device; each clip's caption
+        dropout, noise and timestep from its own generator."""
+        cfg, device = self.config, empty_text.device
+        latents = inputs["latents"].to(device)
+        text_states = inputs["text"].to(device)
+        if cfg.caption_dropout:  # learn the unconditional branch classifier-free guidance needs
+            drop = torch.cat([torch.rand(1, generator=g) for g in generators]) < cfg.caption_dropout
+            text_states = torch.where(drop.to(device)[:, None, None], empty_text.to(text_states), text_states)
+        noise = torch.stack([torch.randn(latents.shape[1:], generator=g) for g in generators]).to(device, latents.dtype)
+        sigmas = torch.cat([sample_training_sigmas(1, cfg.timestep_shift, g) for g in generators]).to(device)
+
+        def velocity(z_t: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
+            return model(hidden_states=z_t, timestep=timestep, encoder_hidden_states=text_states, return_dict=False)[0]
+
+        return shifted_flow_loss(velocity, latents, noise, sigmas, inputs["mask"].to(device), cfg.mu_shift)
+
+    def estimate(self) -> TrainingEstimate:
+        """Memory and time of one training step (:mod:`.estimate`): this config's model and loss on meta tensors,
+        without loading any weights."""
+        cfg = self.config
+        arch, note = model_config(cfg.base_dit, "transformer", cfg.dit_config, "the DiT", WAN21_DIT)
+        vae_arch, vae_note = model_config(cfg.rgba_vae, "", None, "the RGBA VAE", default={})
+        stride = vae_spatial_stride(vae_arch.get("base_config", vae_arch))
+        size = cfg.data.synthetic or cfg.data.manifest
+        text_length = cfg.text_encoder.max_length or DEFAULT_MAX_LENGTH[cfg.text_encoder.kind]
+        dtype = torch.bfloat16 if cfg.train.mixed_precision == "bf16" else torch.float32  # autocast's, roughly
+        with torch.device("meta"):
+            transformer = build_dit(arch)
+            add_dora(transformer, cfg.dora.r, cfg.dora.alpha)
+        torch.nn.Module.to(transformer, dtype).train()  # (diffusers' to() warns about fp32 modules: moot on meta)
+        latents = (1, arch["in_channels"], latent_frame_count(size.frames), size.height // stride, size.width // stride)
+        inputs = {"latents": torch.empty(latents, device="meta", dtype=dtype),
+                  "mask": torch.empty((1, 1, *latents[2:]), device="meta", dtype=dtype),
+                  "text": torch.empty(1, text_length, arch["text_dim"], device="meta", dtype=dtype)}
+        empty_text = torch.empty(text_length, arch["text_dim"], device="meta", dtype=dtype)
+        params, trainable, block = count_parameters(transformer, ("blocks",))
+        estimate = TrainingEstimate("DiT", params, trainable, block, cfg.train.base_dtype, cfg.train.optimizer,
+                                    cfg.train.batch_size, cfg.train.gradient_checkpointing,
+                                    notes=[n for n in (note, vae_note) if n])
+        for checkpointing in (False, True):
+            transformer.enable_gradient_checkpointing() if checkpointing else transformer.disable_gradient_checkpointing()
+            estimate.activations[checkpointing], estimate.flops[checkpointing] = trace_step(
+                lambda: self.flow_loss(transformer, inputs, [torch.Generator().manual_seed(0)], empty_text))
+        return estimate
 
     def check_compatible(self, transformer: torch.nn.Module, vae: torch.nn.Module, text: TextEncoder) -> None:
         if transformer.config.text_dim != text.dim:
@@ -218,18 +312,23 @@ class DiTTrainer:
             raise WanAlphaError(f"the DiT reads {transformer.config.in_channels} latent channels but the VAE "
                                 f"gives {z_dim}: set dit_config.in_channels/out_channels to {z_dim}")
 
-    def train(self, resume: bool = False) -> Path:
-        """Run (or ``resume``) training into ``config.output_dir``; returns the saved model folder."""
+    def train(self, resume: bool = False, tflops: float = DEFAULT_TFLOPS) -> Path:
+        """Run (or ``resume``) training into ``config.output_dir``; returns the saved model folder. The memory
+        and time estimate (at ``tflops`` per GPU) is printed first; on a GPU a run that cannot fit is refused."""
         cfg = self.config
+        accelerator = make_accelerator(cfg.train, cfg.output_dir)
+        report_and_check(self.estimate(), accelerator, tflops)
         # load and check the models before the run folder is created: a bad path leaves nothing behind
+        status(f"loading the RGBA VAE ({cfg.rgba_vae})")
         vae = self.load_vae().eval().requires_grad_(False)
+        status(f"loading the {cfg.text_encoder.kind} text encoder")
         text = load_text_encoder(cfg.text_encoder.kind, cfg.text_encoder.path, cfg.text_encoder.max_length)
+        status(f"building the DiT ({cfg.base_dit or 'fresh weights from dit_config'}) with DoRA r={cfg.dora.r}")
         with torch.random.fork_rng(devices=[]):  # seeded init: a fresh dit_config base is rebuilt the same on --resume
             torch.manual_seed(cfg.train.seed)
             transformer = self.build_transformer()
         self.check_compatible(transformer, vae, text)
         out = prepare_output(cfg.output_dir, cfg, resume)
-        accelerator = make_accelerator(cfg.train, out)
         device = accelerator.device
         vae.to(device)
         text.model.to(device)
@@ -237,48 +336,43 @@ class DiTTrainer:
 
         train_set, val_set = build_datasets(cfg.data)
         if cfg.cache:
-            train_set = self.cache_inputs(vae, text, train_set, cfg.train.seed)
-        val_items = self.cache_inputs(vae, text, val_set, cfg.train.seed + 1) if val_set is not None else []
+            train_set = self.cache_inputs(vae, text, train_set, out / CACHE_DIR / "train", cfg.train.seed)
+        val_items = self.cache_inputs(vae, text, val_set, out / CACHE_DIR / "validation", cfg.train.seed + 1) \
+            if val_set is not None else []
+        if cfg.offload_encoders:  # frozen and, with the cache, only needed again for sample videos
+            vae.to("cpu")
+            text.model.to("cpu")
         loader = DataLoader(train_set, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True,
                             num_workers=cfg.train.num_workers)
-        params = [p for p in transformer.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
+        optimizer = make_optimizer([p for p in transformer.parameters() if p.requires_grad], cfg.train)
         model, optimizer, loader = accelerator.prepare(transformer, optimizer, loader)
 
-        def flow_loss(inputs: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
-            latents = inputs["latents"].to(device)
-            text_states = inputs["text"].to(device)
-            batch = latents.shape[0]
-            if cfg.caption_dropout:  # learn the unconditional branch classifier-free guidance needs
-                drop = torch.rand(batch, generator=generator) < cfg.caption_dropout
-                text_states = torch.where(drop.to(device)[:, None, None], empty_text.to(text_states), text_states)
-            noise = torch.randn(latents.shape, generator=generator).to(device)
-            sigmas = sample_training_sigmas(batch, cfg.timestep_shift, generator).to(device)
-
-            def velocity(z_t: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
-                return model(hidden_states=z_t, timestep=timestep, encoder_hidden_states=text_states, return_dict=False)[0]
-
-            return shifted_flow_loss(velocity, latents, noise, sigmas, inputs["mask"].to(device), cfg.mu_shift)
-
         def step_fn(batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
-            inputs = batch if cfg.cache else self.encode_batch(vae, text, batch, generator)
-            return {"loss": flow_loss(inputs, generator)}
+            generators = sample_generators(generator, batch["index"])
+            inputs = batch if cfg.cache else self.encode_batch(vae, text, batch, generators)
+            return {"loss": self.flow_loss(model, inputs, generators, empty_text)}
 
         def validate(step: int) -> dict[str, float]:
             model.eval()
             metrics = {}
             with torch.no_grad():
                 if val_items:  # the same noise and timesteps every time: comparable across steps
-                    generator = torch.Generator().manual_seed(cfg.train.seed)
-                    batch = {k: torch.stack([item[k] for item in val_items]) for k in val_items[0]}
-                    metrics["val_loss"] = float(flow_loss(batch, generator))
+                    batch = {k: torch.stack([val_items[i][k] for i in range(len(val_items))]) for k in CACHED_KEYS}
+                    generators = sample_generators(torch.Generator().manual_seed(cfg.train.seed), range(len(val_items)))
+                    metrics["val_loss"] = float(self.flow_loss(model, batch, generators, empty_text))
                 if cfg.samples.prompts and accelerator.is_main_process:
+                    vae.to(device)
+                    text.model.to(device)
                     pipe = self.pipeline(accelerator.unwrap_model(model), vae, text)
                     self.write_samples(pipe, out / "samples" / f"step-{step:07d}")
+                    if cfg.offload_encoders:
+                        vae.to("cpu")
+                        text.model.to("cpu")
             return metrics
 
         train_loop(accelerator, model, optimizer, loader, step_fn, cfg.train, out, resume=resume, validate_fn=validate)
         if accelerator.is_main_process:
+            status(f"saving {out / ADAPTER_DIR} and {out / self.result_dir}")
             self.save(accelerator.unwrap_model(model), out, vae, text)
         accelerator.wait_for_everyone()
         return out / self.result_dir
@@ -290,13 +384,22 @@ def train_dit(
     resume: bool = False,
     max_steps: int | None = None,
     output: str | os.PathLike | None = None,
+    rgba_vae: str | os.PathLike | None = None,
     overrides: dict[str, Any] | None = None,
-) -> Path:
-    """Run (or ``resume``) DiT training from a YAML config; returns the saved pipeline folder.
-    ``overrides`` are dotted config keys."""
+    dry_run: bool = False,
+    tflops: float | None = None,
+) -> Path | None:
+    """Run (or ``resume``) DiT training from a YAML config; returns the saved pipeline folder. ``overrides`` are
+    dotted config keys; ``dry_run`` prints the memory and time estimate only (and returns None)."""
     overrides = dict(overrides or {})
     if max_steps is not None:
         overrides["train.max_steps"] = max_steps
     if output is not None:
         overrides["output_dir"] = str(output)
-    return DiTTrainer(load_config(DiTTrainConfig, config, overrides)).train(resume)
+    if rgba_vae is not None:
+        overrides["rgba_vae"] = str(rgba_vae)
+    trainer = DiTTrainer(load_config(DiTTrainConfig, config, overrides))
+    if dry_run:
+        print(trainer.estimate().describe(tflops or DEFAULT_TFLOPS, shipped_layouts()))
+        return None
+    return trainer.train(resume, tflops or DEFAULT_TFLOPS)

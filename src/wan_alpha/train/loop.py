@@ -5,12 +5,17 @@ A stage (``train/vae.py``, ``train/dit.py``) builds its model, optimizer and dat
 else lives here:
 
 - one accelerate ``Accelerator`` (single CPU process, or ``accelerate launch`` for several GPUs);
-- randomness inside a step comes from a generator seeded by ``(seed, micro-step, process)``, and the
-  data order from accelerate's seedable sampler, so a resumed run replays exactly what an
-  uninterrupted run would have done;
+- randomness inside a step comes from a generator seeded by ``(seed, micro-step)``, the same on every
+  process; draws for one clip come from :func:`sample_generators` (seeded by that generator and the clip's
+  dataset ``index``), and the data order from accelerate's seedable sampler. So a resumed run replays exactly
+  what an uninterrupted run would have done, and N processes with batch B train as one process with batch N*B;
 - checkpoints (``OUTPUT/checkpoints/step-NNNNNNN``) hold only the *trainable* parameters plus the
   optimizer and RNG state (accelerate ``save_state``): frozen base weights are not copied every time;
-- a tqdm bar shows the loss terms; losses and validation metrics go to ``OUTPUT/log.jsonl``.
+- a tqdm bar shows the loss terms (averaged over processes); losses and validation metrics go to
+  ``OUTPUT/log.jsonl``;
+- memory levers of the ``train`` section: ``base_dtype`` (frozen weights in bf16, trainable ones and the
+  optimizer state in fp32), ``optimizer: adamw8bit`` (bitsandbytes), ``gradient_checkpointing`` (each stage
+  applies it to its own model).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import math
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +32,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, set_seed
+from accelerate import Accelerator, PartialState
+from accelerate.utils import DataLoaderConfiguration, DistributedType, set_seed
 from safetensors.torch import load_file, save_file
 from torch.utils.data import ConcatDataset, Dataset, Subset
 from tqdm.auto import tqdm
@@ -40,6 +46,8 @@ CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "step-"
 LOG_FILE = "log.jsonl"
 CONFIG_FILE = "config.yaml"
+BASE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+OPTIMIZERS = ("adamw", "adamw8bit")
 
 StepFn = Callable[[Any, torch.Generator], dict[str, torch.Tensor]]
 
@@ -73,6 +81,19 @@ def _manifest_dataset(m: ManifestDataConfig, random_crop: bool = True) -> Datase
     return clips if m.max_clips is None else Subset(clips, range(min(m.max_clips, len(clips))))
 
 
+class IndexedClips(Dataset):
+    """``dataset``'s items with their ``"index"`` added: per-clip randomness is seeded by it."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict:
+        return {**self.dataset[index], "index": index}
+
+
 @dataclass
 class DataConfig:
     """The ``data`` config section: ``synthetic``, ``manifest`` or both (concatenated).
@@ -93,15 +114,15 @@ class DataConfig:
 
 
 def build_datasets(data: DataConfig) -> tuple[Dataset, Dataset | None]:
-    """``(train, validation)`` datasets of ``{"rgb", "alpha", "caption"}`` items."""
+    """``(train, validation)`` datasets of ``{"rgb", "alpha", "caption"}`` items (training ones with ``"index"``)."""
     if data.synthetic is not None:
         s = data.synthetic
         train = SyntheticClips(s.num_clips, s.frames, s.height, s.width, seed=s.seed)
         if data.manifest is not None:
             train = ConcatDataset([train, _manifest_dataset(data.manifest)])
         val = SyntheticClips(data.validation_clips, s.frames, s.height, s.width, seed=s.seed + 1) if data.validation_clips else None
-        return train, val
-    train = _manifest_dataset(data.manifest)
+        return IndexedClips(train), val
+    train = IndexedClips(_manifest_dataset(data.manifest))
     if not data.validation_clips:
         return train, None
     fixed = _manifest_dataset(data.manifest, random_crop=False)
@@ -129,6 +150,12 @@ class LoopConfig:
     # learning_rate to 0 at max_steps (a short continued run ends settled instead of at full step size)
     lr_schedule: str = "constant"
     warmup_steps: int = 0
+    # memory levers (docs/training.md): recompute each block's activations in the backward pass instead of
+    # keeping them; frozen base weights in bfloat16 (needs mixed_precision bf16: trainable weights and the
+    # optimizer state stay float32); 8-bit AdamW states (bitsandbytes)
+    gradient_checkpointing: bool = False
+    base_dtype: str = "float32"
+    optimizer: str = "adamw"
 
     def __post_init__(self) -> None:
         for name in ("max_steps", "batch_size", "gradient_accumulation_steps", "checkpoint_every",
@@ -139,6 +166,13 @@ class LoopConfig:
             raise WanAlphaError(f"train.mixed_precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise WanAlphaError(f"train.lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if self.base_dtype not in BASE_DTYPES:
+            raise WanAlphaError(f"train.base_dtype must be one of {', '.join(BASE_DTYPES)}, got {self.base_dtype!r}")
+        if self.base_dtype == "bfloat16" and self.mixed_precision != "bf16":
+            raise WanAlphaError("train.base_dtype: bfloat16 needs train.mixed_precision: bf16 (the float32 adapter "
+                                "layers then run in bf16 autocast next to the bf16 base weights)")
+        if self.optimizer not in OPTIMIZERS:
+            raise WanAlphaError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not 0 <= self.warmup_steps < self.max_steps:
             raise WanAlphaError(
                 f"train.warmup_steps must be in [0, max_steps), got {self.warmup_steps} with max_steps {self.max_steps}"
@@ -156,6 +190,36 @@ def lr_factor(loop: LoopConfig, step: int) -> float:
         return 1.0
     progress = (step - loop.warmup_steps) / (loop.max_steps - loop.warmup_steps)
     return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def status(message: str) -> None:
+    """One line on stderr about what a run is doing (main process only), between tqdm bars."""
+    if PartialState().is_main_process:
+        tqdm.write(message, file=sys.stderr)
+
+
+def make_optimizer(params: list[torch.nn.Parameter], loop: LoopConfig) -> torch.optim.Optimizer:
+    """AdamW over ``params`` (float32 states), or bitsandbytes' 8-bit AdamW (``optimizer: adamw8bit``)."""
+    if loop.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=loop.learning_rate, weight_decay=loop.weight_decay)
+    try:
+        import bitsandbytes
+    except ImportError as err:
+        raise WanAlphaError("train.optimizer: adamw8bit needs bitsandbytes (pip install bitsandbytes; it runs on "
+                            "CUDA GPUs): install it or set train.optimizer: adamw") from err
+    return bitsandbytes.optim.AdamW8bit(params, lr=loop.learning_rate, weight_decay=loop.weight_decay)
+
+
+def cast_frozen_weights(model: torch.nn.Module, loop: LoopConfig) -> None:
+    """Store the frozen parameters in ``train.base_dtype``; trainable ones (and so the optimizer state) stay
+    float32, and so do the modules the model class keeps in float32 (diffusers' ``_keep_in_fp32_modules``)."""
+    dtype = BASE_DTYPES[loop.base_dtype]
+    if dtype == torch.float32:
+        return
+    keep = set(getattr(model, "_keep_in_fp32_modules", None) or ())
+    for name, param in model.named_parameters():  # diffusers matches any part of the name, as here
+        if not param.requires_grad and param.is_floating_point() and keep.isdisjoint(name.split(".")):
+            param.data = param.data.to(dtype)
 
 
 def checkpoints(output_dir: str | os.PathLike) -> list[Path]:
@@ -223,10 +287,17 @@ def load_trainable_state_dict(model: torch.nn.Module, state: dict[str, torch.Ten
     model.load_state_dict(state, strict=False)
 
 
+def uses_engine(accelerator: Accelerator) -> bool:
+    """Whether DeepSpeed or FSDP (not plain data parallel) holds the model, its checkpoints and its optimizer."""
+    return accelerator.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
+
+
 def _save_trainable_only(accelerator: Accelerator) -> None:
     """Make ``save_state``/``load_state`` handle only trainable parameters (``trainable_N.safetensors``)."""
 
     def save_hook(models: list, weights: list, output_dir: str) -> None:
+        if uses_engine(accelerator):  # DeepSpeed / FSDP write their own (sharded) model files
+            return
         for i, model in enumerate(models):
             if accelerator.is_main_process:
                 save_file(trainable_state_dict(accelerator.unwrap_model(model)), Path(output_dir) / f"trainable_{i}.safetensors")
@@ -252,7 +323,9 @@ def save_checkpoint(accelerator: Accelerator, output_dir: str | os.PathLike, ste
         shutil.rmtree(part, ignore_errors=True)
         part.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(part))
+    # DeepSpeed: frozen base weights are not written at every checkpoint (load_state reads them non-strictly)
+    engine_args = {"exclude_frozen_parameters": True} if accelerator.distributed_type == DistributedType.DEEPSPEED else {}
+    accelerator.save_state(str(part), **engine_args)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         shutil.rmtree(final, ignore_errors=True)
@@ -266,14 +339,27 @@ def save_checkpoint(accelerator: Accelerator, output_dir: str | os.PathLike, ste
 def resume_latest(accelerator: Accelerator, output_dir: str | os.PathLike) -> int:
     """Load the newest checkpoint into the prepared objects; returns its step."""
     latest = checkpoints(output_dir)[-1]
-    accelerator.load_state(str(latest))
+    engine_args = {"load_module_strict": False} if accelerator.distributed_type == DistributedType.DEEPSPEED else {}
+    accelerator.load_state(str(latest), **engine_args)
     return checkpoint_step(latest)
 
 
-def step_generator(seed: int, micro_step: int, process_index: int, device: torch.device | str = "cpu") -> torch.Generator:
-    """The RNG for one micro-step: a pure function of the step, so resuming replays it exactly."""
-    state = np.random.SeedSequence([seed, micro_step, process_index]).generate_state(1, np.uint64)[0]
-    return torch.Generator(device).manual_seed(int(state >> np.uint64(1)))
+def _seeded_generator(entropy: list[int]) -> torch.Generator:
+    state = np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state >> np.uint64(1)))
+
+
+def step_generator(seed: int, micro_step: int) -> torch.Generator:
+    """The RNG of one micro-step, the same on every process: a pure function of the step, so resuming replays
+    it exactly. (The trailing 0 keeps the streams of runs made when it also took the process index.)"""
+    return _seeded_generator([seed, micro_step, 0])
+
+
+def sample_generators(generator: torch.Generator, indices: torch.Tensor | list[int]) -> list[torch.Generator]:
+    """One RNG per clip of a batch, from the step's ``generator`` and each clip's dataset index: a clip gets the
+    same draws whichever process and batch position it lands on (N processes train as one with N times the
+    batch)."""
+    return [_seeded_generator([generator.initial_seed(), int(i)]) for i in indices]
 
 
 def log_metrics(accelerator: Accelerator, output_dir: str | os.PathLike, step: int, metrics: dict[str, float]) -> None:
@@ -323,7 +409,7 @@ def train_loop(
     while step < loop.max_steps:
         batch = next(batches)
         with accelerator.accumulate(model):
-            generator = step_generator(loop.seed, micro_step, accelerator.process_index)
+            generator = step_generator(loop.seed, micro_step)
             terms = step_fn(batch, generator)
             accelerator.backward(terms["loss"])
             if accelerator.sync_gradients and loop.max_grad_norm > 0:
@@ -336,7 +422,9 @@ def train_loop(
         if not accelerator.sync_gradients:
             continue
         step += 1
-        values = {k: float(v.detach()) for k, v in terms.items()}
+        names = list(terms)  # the mean over processes: each process holds its own part of the global batch
+        means = accelerator.reduce(torch.stack([terms[k].detach().float() for k in names]), reduction="mean")
+        values = dict(zip(names, means.tolist()))
         if loop.lr_schedule != "constant" or loop.warmup_steps:
             values["lr"] = float(optimizer.param_groups[0]["lr"])
         bar.update(1)

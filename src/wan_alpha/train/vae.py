@@ -28,13 +28,45 @@ from torch.utils.data import DataLoader, Dataset
 from ..config import load_config
 from ..errors import WanAlphaError
 from ..io import RGBAVideo, atomic_output, write_preview
-from ..losses import TABD_MODES, ReconLossConfig, build_perceptual, naive_losses, rendering_losses, tabd_loss
+from ..losses import (
+    TABD_MODES,
+    ReconLossConfig,
+    build_perceptual,
+    naive_losses,
+    rendering_losses,
+    tabd_loss,
+)
 from ..models import RGBAVAE
 from ..models.dit import build_dit
-from ..models.text_encoders import TEXT_ENCODER_KINDS, load_text_encoder
+from ..models.text_encoders import (
+    DEFAULT_MAX_LENGTH,
+    TEXT_ENCODER_KINDS,
+    load_text_encoder,
+)
 from ..rgba import black_background, random_palette_colors
 from ..sampling import DEFAULT_TIMESTEP_SHIFT
-from .loop import DataConfig, LoopConfig, build_datasets, make_accelerator, prepare_output, train_loop
+from .estimate import (
+    DEFAULT_TFLOPS,
+    WAN21_DIT,
+    TrainingEstimate,
+    count_parameters,
+    model_config,
+    report_and_check,
+    shipped_layouts,
+    trace_step,
+)
+from .loop import (
+    DataConfig,
+    LoopConfig,
+    build_datasets,
+    cast_frozen_weights,
+    make_accelerator,
+    make_optimizer,
+    prepare_output,
+    sample_generators,
+    status,
+    train_loop,
+)
 
 MODEL_DIR = "rgba_vae"
 PREVIEW_DIR = "previews"
@@ -185,15 +217,22 @@ def vae_loss(
     vae: torch.nn.Module, batch: dict, generator: torch.Generator, config: VAETrainConfig,
     vgg: torch.nn.Module | None = None, tabd: TABD | None = None,
 ) -> dict[str, torch.Tensor]:
-    """One training step's loss terms; ``"loss"`` is the total to back-propagate."""
+    """One training step's loss terms, each the mean over the batch's clips; ``"loss"`` is the total to
+    back-propagate. Each clip's colours and TABD noise come from its own generator (:func:`sample_generators`),
+    so the batch may be split over processes in any way."""
     rgb, alpha = batch["rgb"], batch["alpha"]
+    generators = sample_generators(generator, batch["index"])
     if config.rendering:
-        background = random_palette_colors(rgb.shape[0], generator, rgb.device).to(rgb.dtype)
+        background = torch.cat([random_palette_colors(1, g, rgb.device) for g in generators]).to(rgb.dtype)
     else:
         background = black_background(rgb)
     out = vae(rgb, alpha, background=background)
-    terms = reconstruction_terms(out.rgb, out.alpha, rgb, alpha, config, vgg, generator)
-    return add_tabd(terms, tabd, out.latent, alpha, config.tabd, generator)
+    clips = []
+    for i, clip_generator in enumerate(generators):
+        one = slice(i, i + 1)
+        terms = reconstruction_terms(out.rgb[one], out.alpha[one], rgb[one], alpha[one], config, vgg, clip_generator)
+        clips.append(add_tabd(terms, tabd, out.latent[one], alpha[one], config.tabd, clip_generator))
+    return {name: torch.stack([terms[name] for terms in clips]).mean() for name in clips[0]}
 
 
 class RGBAVAETrainer:
@@ -206,8 +245,13 @@ class RGBAVAETrainer:
         self.tabd: TABD | None = None
 
     def build_model(self) -> RGBAVAE:
-        """The RGBA VAE to train (called under the run's seed)."""
-        return build_rgba_vae(self.config.model)
+        """The RGBA VAE to train (called under the run's seed), with the ``train`` section's memory levers
+        (decoder gradient checkpointing, frozen weights in ``base_dtype``)."""
+        vae = build_rgba_vae(self.config.model)
+        if self.config.train.gradient_checkpointing:
+            vae.enable_gradient_checkpointing()
+        cast_frozen_weights(vae, self.config.train)
+        return vae
 
     def build_tabd(self) -> TABD | None:
         """The frozen DiT and its context (called under the run's seed, after :meth:`build_model`)."""
@@ -219,6 +263,44 @@ class RGBAVAETrainer:
 
     def before_save(self, vae: RGBAVAE, train_set: Dataset) -> None:
         """Change the trained model before it is saved; nothing by default."""
+
+    def estimate(self) -> TrainingEstimate:
+        """Memory and time of one training step (:mod:`.estimate`): this config's RGBA VAE, loss and TABD DiT on
+        meta tensors, without loading any weights (the VGG perceptual term, if on, is not counted)."""
+        cfg, m = self.config, self.config.model
+        if m.init_from is not None:
+            saved, note = model_config(m.init_from, "", None, "the RGBA VAE")
+            base, rank, alpha, layers = saved["base_config"], saved["lora_rank"], saved["lora_alpha"], saved["fusion_layers"]
+        else:  # diffusers' AutoencoderKLWan defaults are the Wan2.1 VAE
+            base, note = model_config(m.base_vae, "vae", m.base_vae_config, "the base VAE", default={})
+            rank, alpha, layers = m.lora_rank, m.lora_alpha, m.fusion_layers
+        dtype = torch.bfloat16 if cfg.train.mixed_precision == "bf16" else torch.float32  # autocast's, roughly
+        with torch.device("meta"):
+            vae = RGBAVAE(base, lora_rank=rank, lora_alpha=alpha, fusion_layers=layers)
+        vae.to(dtype).train()
+        params, trainable, block = count_parameters(vae, ("down_blocks", "up_blocks"))
+        notes, tabd = [n for n in (note,) if n], None
+        if cfg.tabd.enabled:
+            arch, dit_note = model_config(cfg.tabd.dit, "transformer", cfg.tabd.dit_config, "the TABD DiT", WAN21_DIT)
+            with torch.device("meta"):
+                dit = build_dit(arch).requires_grad_(False).eval()
+            params += sum(p.numel() for p in dit.parameters())  # frozen, on the GPU too
+            length = 1 if cfg.tabd.text_encoder == "none" else DEFAULT_MAX_LENGTH[cfg.tabd.text_encoder]
+            tabd = torch.nn.Module.to(dit, dtype), torch.empty(1, length, arch["text_dim"], device="meta", dtype=dtype)
+            notes += [n for n in (dit_note,) if n]
+        size = cfg.data.synthetic or cfg.data.manifest
+        batch = {"rgb": torch.empty(1, 3, size.frames, size.height, size.width, device="meta", dtype=dtype),
+                 "alpha": torch.empty(1, 1, size.frames, size.height, size.width, device="meta", dtype=dtype),
+                 "index": [0]}
+        if cfg.loss.perceptual:
+            notes.append("the VGG perceptual term is not counted")
+        estimate = TrainingEstimate("RGBA VAE", params, trainable, block, cfg.train.base_dtype, cfg.train.optimizer,
+                                    cfg.train.batch_size, cfg.train.gradient_checkpointing, notes=notes)
+        for checkpointing in (False, True):
+            vae.enable_gradient_checkpointing() if checkpointing else vae.disable_gradient_checkpointing()
+            estimate.activations[checkpointing], estimate.flops[checkpointing] = trace_step(
+                lambda: vae_loss(vae, batch, torch.Generator().manual_seed(0), cfg, None, tabd)["loss"])
+        return estimate
 
     @torch.no_grad()
     def validate(self, vae: RGBAVAE, dataset: Dataset, output_dir: Path, step: int) -> dict[str, float]:
@@ -242,11 +324,15 @@ class RGBAVAETrainer:
                               overwrite=True)
         return {k: float(np.mean([s[k] for s in scores])) for k in scores[0]} if scores else {}
 
-    def train(self, output_dir: str | os.PathLike, resume: bool = False) -> Path:
-        """Train (or ``resume``) into ``output_dir``; returns the saved ``rgba_vae/`` folder."""
+    def train(self, output_dir: str | os.PathLike, resume: bool = False, tflops: float = DEFAULT_TFLOPS) -> Path:
+        """Train (or ``resume``) into ``output_dir``; returns the saved ``rgba_vae/`` folder. The memory and time
+        estimate (at ``tflops`` per GPU) is printed first; on a GPU a run that cannot fit is refused."""
         cfg = self.config
+        accelerator = make_accelerator(cfg.train, output_dir)
+        report_and_check(self.estimate(), accelerator, tflops)
         # Build and check everything before the run folder exists (a bad path leaves nothing behind), from
         # the run's seed: a random base (base_vae_config, dit_config) is rebuilt identically on --resume.
+        status("building the RGBA VAE" + (" and the frozen TABD DiT" if cfg.tabd.enabled else ""))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.train.seed)
             vae = self.build_model()
@@ -254,11 +340,9 @@ class RGBAVAETrainer:
         vgg = build_perceptual(cfg.loss)
         train_set, val_set = build_datasets(cfg.data)
         output_dir = prepare_output(output_dir, cfg, resume)
-        accelerator = make_accelerator(cfg.train, output_dir)
         loader = DataLoader(train_set, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True,
                             num_workers=cfg.train.num_workers)
-        optimizer = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad],
-                                      lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
+        optimizer = make_optimizer([p for p in vae.parameters() if p.requires_grad], cfg.train)
         vae, optimizer, loader = accelerator.prepare(vae, optimizer, loader)
         device = accelerator.device
         if tabd is not None:  # the frozen DiT runs in the mixed-precision type, if any
@@ -293,10 +377,16 @@ def train_vae(
     resume: bool = False,
     max_steps: int | None = None,
     overrides: dict[str, Any] | None = None,
-) -> Path:
+    dry_run: bool = False,
+    tflops: float | None = None,
+) -> Path | None:
     """Train stage 1 from a YAML config (or shipped config name); returns the saved ``rgba_vae/`` folder.
-    ``overrides`` are dotted config keys."""
+    ``overrides`` are dotted config keys; ``dry_run`` prints the memory and time estimate only (returns None)."""
     overrides = dict(overrides or {})
     if max_steps is not None:
         overrides["train.max_steps"] = max_steps
-    return RGBAVAETrainer(load_config(VAETrainConfig, config, overrides)).train(output_dir, resume)
+    trainer = RGBAVAETrainer(load_config(VAETrainConfig, config, overrides))
+    if dry_run:
+        print(trainer.estimate().describe(tflops or DEFAULT_TFLOPS, shipped_layouts()))
+        return None
+    return trainer.train(output_dir, resume, tflops or DEFAULT_TFLOPS)
