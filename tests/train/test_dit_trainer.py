@@ -85,4 +85,8 @@ def test_cli_train_dit(tmp_path, assets, capsys):
     assert (tmp_path / "cli" / "pipeline" / "model_index.json").is_file()
     # the shipped tiny config, before its VAE exists: one-line error, no run folder left behind
     assert main(["train", "dit", "--config", "dit_tiny", "--output", str(tmp_path / "none")]) == 2
-    assert "RGBAVAE" in capsys.readouterr().err and not (tmp_path / "none").exists()
+    assert "--rgba-vae" in capsys.readouterr().err and not (tmp_path / "none").exists()
+    # --rgba-vae points the shipped config at a VAE elsewhere
+    assert main(["train", "dit", "--config", str(config), "--rgba-vae", str(tmp_path / "elsewhere"), "--output",
+                 str(tmp_path / "none")]) == 2
+    assert "elsewhere does not exist" in capsys.readouterr().err

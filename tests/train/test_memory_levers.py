@@ -11,7 +11,13 @@ from wan_alpha.models.dit import add_dora, build_dit
 from wan_alpha.models.text_encoders import load_text_encoder
 from wan_alpha.train.dit import DiTTrainConfig, DiTTrainer, train_dit
 from wan_alpha.train.estimate import PeakMemory
-from wan_alpha.train.loop import LoopConfig, build_datasets, cast_frozen_weights, make_optimizer, sample_generators
+from wan_alpha.train.loop import (
+    LoopConfig,
+    build_datasets,
+    cast_frozen_weights,
+    make_optimizer,
+    sample_generators,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

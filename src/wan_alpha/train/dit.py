@@ -74,6 +74,7 @@ from .loop import (
     sample_generators,
     status,
     train_loop,
+    trained_model,
 )
 
 ADAPTER_DIR = "dora"
@@ -160,6 +161,10 @@ class DiTTrainer:
     # ------------------------------------------------------------------ points to override
     def load_vae(self) -> torch.nn.Module:
         """The frozen VAE whose latents the DiT learns."""
+        if not Path(self.config.rgba_vae).exists():
+            raise WanAlphaError(f"rgba_vae {self.config.rgba_vae} does not exist: train the RGBA VAE first (`wan-alpha "
+                                "train vae --config vae_tiny --output runs/vae_tiny` writes runs/vae_tiny/rgba_vae) or "
+                                "pass --rgba-vae DIR")
         return RGBAVAE.from_pretrained(self.config.rgba_vae)
 
     def latent_channels(self, vae: torch.nn.Module) -> int:
@@ -256,6 +261,12 @@ class DiTTrainer:
         return build_cache(folder, dataset, lambda item, index: self.encode_clip(
             vae, text, item, sample_generators(base, [index])[0]), desc=f"encode {folder.name} clips")
 
+    def _seeded_transformer(self) -> torch.nn.Module:
+        """:meth:`build_transformer` under the run's seed: a fresh dit_config base is rebuilt the same on --resume."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.train.seed)
+            return self.build_transformer()
+
     def flow_loss(self, model: torch.nn.Module, inputs: dict[str, torch.Tensor], generators: list[torch.Generator],
                   empty_text: torch.Tensor) -> torch.Tensor:
         """The mean-shifted flow loss of a batch of encoded clips on ``empty_text``'s device; each clip's caption
@@ -324,9 +335,7 @@ class DiTTrainer:
         status(f"loading the {cfg.text_encoder.kind} text encoder")
         text = load_text_encoder(cfg.text_encoder.kind, cfg.text_encoder.path, cfg.text_encoder.max_length)
         status(f"building the DiT ({cfg.base_dit or 'fresh weights from dit_config'}) with DoRA r={cfg.dora.r}")
-        with torch.random.fork_rng(devices=[]):  # seeded init: a fresh dit_config base is rebuilt the same on --resume
-            torch.manual_seed(cfg.train.seed)
-            transformer = self.build_transformer()
+        transformer = self._seeded_transformer()
         self.check_compatible(transformer, vae, text)
         out = prepare_output(cfg.output_dir, cfg, resume)
         device = accelerator.device
@@ -371,9 +380,10 @@ class DiTTrainer:
             return metrics
 
         train_loop(accelerator, model, optimizer, loader, step_fn, cfg.train, out, resume=resume, validate_fn=validate)
-        if accelerator.is_main_process:
+        trained = trained_model(accelerator, model, self._seeded_transformer)
+        if trained is not None:
             status(f"saving {out / ADAPTER_DIR} and {out / self.result_dir}")
-            self.save(accelerator.unwrap_model(model), out, vae, text)
+            self.save(trained, out, vae, text)
         accelerator.wait_for_everyone()
         return out / self.result_dir
 

@@ -211,18 +211,16 @@ class TrainingEstimate:
                  f"(frozen weights {self.base_dtype}, optimizer {self.optimizer})"]
         for ckpt in (False, True):
             lines.append(f"  activations per clip {'with' if ckpt else 'without'} gradient checkpointing: "
-                         f"{self.activations[ckpt] / GIB:,.2f} GiB; {self.flops[ckpt] / 1e12:,.1f} TFLOP per clip, "
-                         f"{self.step_seconds(tflops, ckpt):,.2f} s per step at {tflops:g} TFLOP/s"
+                         f"{_size(self.activations[ckpt])}; {self.flops[ckpt] / 1e12:,.3g} TFLOP per clip, "
+                         f"{self.step_seconds(tflops, ckpt):,.3g} s per step at {tflops:g} TFLOP/s"
                          + ("  <- this config" if ckpt == self.checkpointing else ""))
         lines.append(f"  per GPU at batch_size {self.batch_size} (weights + gradients + optimizer + activations):")
         for layout in layouts:
-            cells = []
-            for ckpt in (False, True):
-                m = self.per_gpu(layout, ckpt)
-                cells.append(f"{m['total'] / GIB:,.1f} GiB {'with' if ckpt else 'without'} checkpointing")
+            cells = [f"{_size(self.per_gpu(layout, ckpt)['total'])} {'with' if ckpt else 'without'} checkpointing"
+                     for ckpt in (False, True)]
             m = self.per_gpu(layout)
             lines.append(f"    {layout.name:<12} ({layout.gpus} GPU{'s' if layout.gpus > 1 else ''}): {'; '.join(cells)} "
-                         f"[weights {m['weights'] / GIB:,.1f}, optimizer {m['optimizer'] / GIB:,.2f}]")
+                         f"[weights {_size(m['weights'])}, optimizer {_size(m['optimizer'])}]")
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -246,6 +244,10 @@ class TrainingEstimate:
         fixes.append("fewer frames or a smaller size in data")
         raise WanAlphaError(f"this run needs ~{need / GIB:.0f} GiB per GPU ({layout.name}) but the GPU has "
                             f"{gpu_bytes / GIB:.0f} GiB: use {'; or '.join(fixes)}")
+
+
+def _size(nbytes: float) -> str:
+    return f"{nbytes / GIB:,.1f} GiB" if nbytes >= GIB / 10 else f"{nbytes / 2**20:,.1f} MiB"
 
 
 def current_layout(accelerator) -> Layout:

@@ -65,10 +65,11 @@ class SyntheticDataConfig:
 
 @dataclass
 class ManifestDataConfig:
-    """Clips of a manifest (:class:`wan_alpha.data.RGBAClipDataset`), resized and cropped to one size;
-    ``max_clips`` keeps only the first ones (e.g. where every clip is encoded up front)."""
+    """Clips of a manifest (:class:`wan_alpha.data.RGBAClipDataset`), or of several (``path`` a list: e.g. one per
+    matting set), resized and cropped to one size; ``max_clips`` keeps only the first ones (e.g. where every clip
+    is encoded up front)."""
 
-    path: str = ""
+    path: str | list[str] = ""
     frames: int = 17
     height: int = 256
     width: int = 256
@@ -77,7 +78,8 @@ class ManifestDataConfig:
 
 
 def _manifest_dataset(m: ManifestDataConfig, random_crop: bool = True) -> Dataset:
-    clips = RGBAClipDataset(m.path, frames=m.frames, height=m.height, width=m.width, seed=m.seed, random_crop=random_crop)
+    clips = ConcatDataset([RGBAClipDataset(path, frames=m.frames, height=m.height, width=m.width, seed=m.seed,
+                                           random_crop=random_crop) for path in ([m.path] if isinstance(m.path, str) else m.path)])
     return clips if m.max_clips is None else Subset(clips, range(min(m.max_clips, len(clips))))
 
 
@@ -290,6 +292,24 @@ def load_trainable_state_dict(model: torch.nn.Module, state: dict[str, torch.Ten
 def uses_engine(accelerator: Accelerator) -> bool:
     """Whether DeepSpeed or FSDP (not plain data parallel) holds the model, its checkpoints and its optimizer."""
     return accelerator.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
+
+
+def trained_model(accelerator: Accelerator, model: torch.nn.Module,
+                  rebuild: Callable[[], torch.nn.Module]) -> torch.nn.Module | None:
+    """The trained model whole, on the main process (None on the others). Under FSDP or ZeRO-3 the weights are
+    sharded: every process gathers them (accelerate's ``get_state_dict``) and the main process loads the trained
+    parameters into ``rebuild()``, a fresh copy of the model as it was before training."""
+    sharded = accelerator.distributed_type == DistributedType.FSDP or (
+        accelerator.distributed_type == DistributedType.DEEPSPEED and accelerator.state.deepspeed_plugin.zero_stage == 3)
+    if not sharded:
+        return accelerator.unwrap_model(model) if accelerator.is_main_process else None
+    state = accelerator.get_state_dict(model)
+    if not accelerator.is_main_process:
+        return None
+    fresh = rebuild()
+    trainable = {n for n, p in fresh.named_parameters() if p.requires_grad}
+    load_trainable_state_dict(fresh, {k: v for k, v in state.items() if k in trainable}, "the gathered weights")
+    return fresh
 
 
 def _save_trainable_only(accelerator: Accelerator) -> None:

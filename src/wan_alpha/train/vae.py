@@ -66,6 +66,7 @@ from .loop import (
     sample_generators,
     status,
     train_loop,
+    trained_model,
 )
 
 MODEL_DIR = "rgba_vae"
@@ -253,6 +254,12 @@ class RGBAVAETrainer:
         cast_frozen_weights(vae, self.config.train)
         return vae
 
+    def _seeded_model(self) -> RGBAVAE:
+        """:meth:`build_model` as at the start of the run (its seed): the base a sharded run's weights are gathered into."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.train.seed)
+            return self.build_model()
+
     def build_tabd(self) -> TABD | None:
         """The frozen DiT and its context (called under the run's seed, after :meth:`build_model`)."""
         return build_tabd(self.config.tabd)
@@ -277,7 +284,7 @@ class RGBAVAETrainer:
         dtype = torch.bfloat16 if cfg.train.mixed_precision == "bf16" else torch.float32  # autocast's, roughly
         with torch.device("meta"):
             vae = RGBAVAE(base, lora_rank=rank, lora_alpha=alpha, fusion_layers=layers)
-        vae.to(dtype).train()
+        torch.nn.Module.to(vae, dtype).train()  # (diffusers' to() warns about fp32 modules: moot on meta)
         params, trainable, block = count_parameters(vae, ("down_blocks", "up_blocks"))
         notes, tabd = [n for n in (note,) if n], None
         if cfg.tabd.enabled:
@@ -336,7 +343,7 @@ class RGBAVAETrainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.train.seed)
             vae = self.build_model()
-            tabd = self.build_tabd()
+            tabd = self.build_tabd()  # after build_model in the same seeded stream, as runs have always drawn them
         vgg = build_perceptual(cfg.loss)
         train_set, val_set = build_datasets(cfg.data)
         output_dir = prepare_output(output_dir, cfg, resume)
@@ -362,8 +369,9 @@ class RGBAVAETrainer:
         train_loop(accelerator, vae, optimizer, loader, lambda batch, generator: self.loss(vae, batch, generator),
                    cfg.train, output_dir, resume, validate_fn)
         target = output_dir / MODEL_DIR
-        if accelerator.is_main_process:
-            final = accelerator.unwrap_model(vae).eval()
+        final = trained_model(accelerator, vae, self._seeded_model)
+        if final is not None:
+            final.eval()
             self.before_save(final, train_set)
             with atomic_output(target, overwrite=True, directory=True) as tmp:
                 final.save_pretrained(tmp)

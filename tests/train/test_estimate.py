@@ -1,0 +1,94 @@
+"""The training estimator (meta-device trace + per-layout arithmetic) against a real step of the shipped tiny configs.
+
+"Measured" is the bytes of live tensors at the step's peak (weights, gradients, AdamW state, activations and
+temporaries), counted by :class:`PeakMemory` on real CPU tensors: the quantity a GPU's ``max_memory_allocated``
+reports. The process's RSS would instead measure the allocator's cache and the libraries' own memory.
+"""
+
+import pytest
+import torch
+
+from wan_alpha.cli import main
+from wan_alpha.config import load_config
+from wan_alpha.errors import WanAlphaError
+from wan_alpha.train.dit import DiTTrainConfig, DiTTrainer
+from wan_alpha.train.estimate import Layout, PeakMemory, shipped_layouts
+from wan_alpha.train.loop import build_datasets, make_optimizer, sample_generators
+from wan_alpha.train.vae import RGBAVAETrainer, VAETrainConfig
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+ONE_GPU = Layout("single_gpu", 1, "ddp")
+
+
+def _bytes(*modules: torch.nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for m in modules for p in m.parameters())
+
+
+def _measure(step, model: torch.nn.Module, *frozen: torch.nn.Module) -> int:
+    """Weights + the peak of everything one real step (loss, backward, AdamW step) creates."""
+    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], LOOP)
+    with PeakMemory() as memory:
+        step().backward()
+        optimizer.step()
+    return _bytes(model, *frozen) + memory.peak
+
+
+LOOP = load_config(DiTTrainConfig, "dit_tiny", {"rgba_vae": "none"}).train
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_dit_tiny_estimate_matches_a_measured_step(checkpointing):
+    trainer = DiTTrainer(load_config(DiTTrainConfig, "dit_tiny", {"rgba_vae": "not-trained-yet"}))
+    predicted = trainer.estimate().per_gpu(ONE_GPU, checkpointing)["total"]
+    cfg = trainer.config
+    torch.manual_seed(0)
+    model = trainer.build_transformer().train()
+    if checkpointing:
+        model.enable_gradient_checkpointing()
+    batch, size = cfg.train.batch_size, cfg.data.synthetic
+    latents = (batch, 16, (size.frames - 1) // 4 + 1, size.height // 8, size.width // 8)
+    inputs = {"latents": torch.randn(latents), "mask": torch.rand(batch, 1, *latents[2:]),
+              "text": torch.randn(batch, cfg.text_encoder.max_length, 384)}
+    empty = torch.zeros(cfg.text_encoder.max_length, 384)
+    generators = sample_generators(torch.Generator().manual_seed(0), range(batch))
+    measured = _measure(lambda: trainer.flow_loss(model, inputs, generators, empty), model)
+    assert predicted == pytest.approx(measured, rel=0.25), (predicted, measured)
+
+
+@pytest.mark.slow
+def test_vae_tiny_estimate_matches_a_measured_step():
+    trainer = RGBAVAETrainer(load_config(VAETrainConfig, "vae_tiny"))
+    predicted = trainer.estimate().per_gpu(ONE_GPU)["total"]
+    torch.manual_seed(0)
+    vae = trainer.build_model().train()
+    trainer.tabd = trainer.build_tabd()
+    item = build_datasets(trainer.config.data)[0][0]
+    batch = {"rgb": item["rgb"][None], "alpha": item["alpha"][None], "index": torch.tensor([0])}
+    measured = _measure(lambda: trainer.loss(vae, batch, torch.Generator().manual_seed(0))["loss"], vae, trainer.tabd[0])
+    assert predicted == pytest.approx(measured, rel=0.25), (predicted, measured)
+
+
+def test_a_run_that_cannot_fit_is_refused_with_the_settings_that_would_fit():
+    estimate = DiTTrainer(load_config(DiTTrainConfig, "dit_tiny", {"rgba_vae": "none"})).estimate()
+    layouts = {layout.name: layout for layout in shipped_layouts()}
+    assert set(layouts) == {"single_gpu", "zero2_8gpu", "fsdp2_8gpu"} and layouts["zero2_8gpu"].zero_stage == 2
+    assert 0 < estimate.trainable < estimate.parameters
+    assert estimate.activations[True] < estimate.activations[False]
+    assert estimate.flops[True] > estimate.flops[False]  # checkpointing recomputes the forward pass
+    single = layouts["single_gpu"]
+    without, with_ = estimate.per_gpu(single, False)["total"], estimate.per_gpu(single, True)["total"]
+    gpu = int((without + with_) / 2)  # fits only with gradient checkpointing
+    with pytest.raises(WanAlphaError, match="train.gradient_checkpointing: true"):
+        estimate.check_fits(single, gpu, list(layouts.values()))
+    estimate.check_fits(single, int(without) + 1, list(layouts.values()))  # fits: no error
+    zero2, fsdp2 = estimate.per_gpu(layouts["zero2_8gpu"]), estimate.per_gpu(layouts["fsdp2_8gpu"])
+    assert fsdp2["weights"] < zero2["weights"] and zero2["optimizer"] < estimate.per_gpu(single)["optimizer"]
+
+
+def test_cli_dry_run_prints_the_estimate_and_trains_nothing(tmp_path, capsys):
+    assert main(["train", "vae", "--config", "vae_tiny", "--output", str(tmp_path / "run"), "--dry-run",
+                 "--tflops", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "activations per clip with gradient checkpointing" in out and "at 100 TFLOP/s" in out
+    assert "zero2_8gpu" in out and "fsdp2_8gpu" in out and not (tmp_path / "run").exists()
