@@ -39,8 +39,9 @@ def main() -> None:
         results[name] = {
             "parameters": estimate.parameters, "trainable": estimate.trainable, "batch_size": estimate.batch_size,
             "base_dtype": estimate.base_dtype, "optimizer": estimate.optimizer,
-            "activations_bytes": {"checkpointing": estimate.activations[True], "none": estimate.activations[False]},
-            "flops_per_clip": {"checkpointing": estimate.flops[True], "none": estimate.flops[False]},
+            "activation_bytes_per_clip": {"checkpointing": estimate.activations[True].per_clip,
+                                          "none": estimate.activations[False].per_clip},
+            "flops_per_clip": {"checkpointing": estimate.flops[True].per_clip, "none": estimate.flops[False].per_clip},
             "step_seconds": {"checkpointing": estimate.step_seconds(args.tflops, True),
                              "none": estimate.step_seconds(args.tflops, False)},
             "per_gpu_bytes": {layout.name: {"checkpointing": estimate.per_gpu(layout, True),
@@ -55,8 +56,8 @@ def main() -> None:
                   "|---|---|---|---|" + "---|" * len(layouts)]
         for ckpt in (False, True):
             cells = [f"{estimate.per_gpu(layout, ckpt)['total'] / GIB:.1f}" for layout in layouts]
-            lines.append(f"| {'with' if ckpt else 'without'} checkpointing | {estimate.activations[ckpt] / GIB:.1f} GiB | "
-                         f"{estimate.flops[ckpt] / 1e12:,.0f} | {estimate.step_seconds(args.tflops, ckpt):.1f} | "
+            lines.append(f"| {'with' if ckpt else 'without'} checkpointing | {estimate.activations[ckpt].per_clip / GIB:.1f} "
+                         f"GiB | {estimate.flops[ckpt].per_clip / 1e12:,.0f} | {estimate.step_seconds(args.tflops, ckpt):.1f} | "
                          + " | ".join(cells) + " |")
         lines.append("")
     args.out.parent.mkdir(parents=True, exist_ok=True)

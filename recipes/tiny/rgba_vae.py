@@ -236,7 +236,8 @@ class TinyRGBAVAETrainer(RGBAVAETrainer):
 
     def loss(self, vae: torch.nn.Module, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         cfg = self.config
-        if not cfg.rendering:
+        extended = cfg.decode_scale_min < 1 or cfg.loss.alpha_balance or cfg.loss.saturation
+        if not (cfg.rendering and extended):  # the method's loss (its draws per clip, so it splits over processes)
             return super().loss(vae, batch, generator)
         rgb, alpha = batch["rgb"], batch["alpha"]
         background = random_palette_colors(rgb.shape[0], generator, rgb.device).to(rgb.dtype)

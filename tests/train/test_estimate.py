@@ -8,6 +8,7 @@ reports. The process's RSS would instead measure the allocator's cache and the l
 import pytest
 import torch
 
+from tests.tiny import VAE_TRAIN, write_yaml
 from wan_alpha.cli import main
 from wan_alpha.config import load_config
 from wan_alpha.errors import WanAlphaError
@@ -37,10 +38,17 @@ def _measure(step, model: torch.nn.Module, *frozen: torch.nn.Module) -> int:
 LOOP = load_config(DiTTrainConfig, "dit_tiny", {"rgba_vae": "none"}).train
 
 
-@pytest.mark.parametrize("checkpointing", [False, True])
-def test_dit_tiny_estimate_matches_a_measured_step(checkpointing):
+@pytest.fixture(scope="module")
+def dit_tiny():
+    """The shipped dit_tiny config (its RGBA VAE need not exist for an estimate) and its estimate."""
     trainer = DiTTrainer(load_config(DiTTrainConfig, "dit_tiny", {"rgba_vae": "not-trained-yet"}))
-    predicted = trainer.estimate().per_gpu(ONE_GPU, checkpointing)["total"]
+    return trainer, trainer.estimate()
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_dit_tiny_estimate_matches_a_measured_step(dit_tiny, checkpointing):
+    trainer, estimate = dit_tiny
+    predicted = estimate.per_gpu(ONE_GPU, checkpointing)["total"]
     cfg = trainer.config
     torch.manual_seed(0)
     model = trainer.build_transformer().train()
@@ -53,6 +61,7 @@ def test_dit_tiny_estimate_matches_a_measured_step(checkpointing):
     empty = torch.zeros(cfg.text_encoder.max_length, 384)
     generators = sample_generators(torch.Generator().manual_seed(0), range(batch))
     measured = _measure(lambda: trainer.flow_loss(model, inputs, generators, empty), model)
+    print(f"predicted {predicted / 2**20:.1f} MiB, measured {measured / 2**20:.1f} MiB")  # pytest -s shows them
     assert predicted == pytest.approx(measured, rel=0.25), (predicted, measured)
 
 
@@ -66,16 +75,17 @@ def test_vae_tiny_estimate_matches_a_measured_step():
     item = build_datasets(trainer.config.data)[0][0]
     batch = {"rgb": item["rgb"][None], "alpha": item["alpha"][None], "index": torch.tensor([0])}
     measured = _measure(lambda: trainer.loss(vae, batch, torch.Generator().manual_seed(0))["loss"], vae, trainer.tabd[0])
+    print(f"predicted {predicted / 2**20:.1f} MiB, measured {measured / 2**20:.1f} MiB")  # pytest -s shows them
     assert predicted == pytest.approx(measured, rel=0.25), (predicted, measured)
 
 
-def test_a_run_that_cannot_fit_is_refused_with_the_settings_that_would_fit():
-    estimate = DiTTrainer(load_config(DiTTrainConfig, "dit_tiny", {"rgba_vae": "none"})).estimate()
+def test_a_run_that_cannot_fit_is_refused_with_the_settings_that_would_fit(dit_tiny):
+    _, estimate = dit_tiny
     layouts = {layout.name: layout for layout in shipped_layouts()}
     assert set(layouts) == {"single_gpu", "zero2_8gpu", "fsdp2_8gpu"} and layouts["zero2_8gpu"].zero_stage == 2
     assert 0 < estimate.trainable < estimate.parameters
-    assert estimate.activations[True] < estimate.activations[False]
-    assert estimate.flops[True] > estimate.flops[False]  # checkpointing recomputes the forward pass
+    assert 0 < estimate.activations[True].per_clip < estimate.activations[False].per_clip
+    assert estimate.flops[True].per_clip > estimate.flops[False].per_clip  # checkpointing recomputes the forward
     single = layouts["single_gpu"]
     without, with_ = estimate.per_gpu(single, False)["total"], estimate.per_gpu(single, True)["total"]
     gpu = int((without + with_) / 2)  # fits only with gradient checkpointing
@@ -87,7 +97,8 @@ def test_a_run_that_cannot_fit_is_refused_with_the_settings_that_would_fit():
 
 
 def test_cli_dry_run_prints_the_estimate_and_trains_nothing(tmp_path, capsys):
-    assert main(["train", "vae", "--config", "vae_tiny", "--output", str(tmp_path / "run"), "--dry-run",
+    config = write_yaml(tmp_path / "vae.yaml", VAE_TRAIN)
+    assert main(["train", "vae", "--config", str(config), "--output", str(tmp_path / "run"), "--dry-run",
                  "--tflops", "100"]) == 0
     out = capsys.readouterr().out
     assert "activations per clip with gradient checkpointing" in out and "at 100 TFLOP/s" in out

@@ -33,7 +33,7 @@ def _add_dry_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="print the memory and time estimate (parameters, activations per clip with and without "
                         "gradient checkpointing, memory per GPU for each shipped accelerate config, time per step) "
-                        "and stop; a real run prints it too and refuses a config that cannot fit its GPU")
+                        "and stop; a run on a GPU prints it too and refuses a config that cannot fit the GPU")
     parser.add_argument("--tflops", type=float, metavar="N",
                         help="sustained TFLOP/s per GPU the time estimate assumes (default 400: bf16 on an H100/H200 "
                         "at ~40%% of its peak)")

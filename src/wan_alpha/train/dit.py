@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ from .estimate import (
     model_config,
     report_and_check,
     shipped_layouts,
-    trace_step,
+    trace_batches,
 )
 from .loop import (
     DataConfig,
@@ -299,19 +300,23 @@ class DiTTrainer:
             transformer = build_dit(arch)
             add_dora(transformer, cfg.dora.r, cfg.dora.alpha)
         torch.nn.Module.to(transformer, dtype).train()  # (diffusers' to() warns about fp32 modules: moot on meta)
-        latents = (1, arch["in_channels"], latent_frame_count(size.frames), size.height // stride, size.width // stride)
-        inputs = {"latents": torch.empty(latents, device="meta", dtype=dtype),
-                  "mask": torch.empty((1, 1, *latents[2:]), device="meta", dtype=dtype),
-                  "text": torch.empty(1, text_length, arch["text_dim"], device="meta", dtype=dtype)}
+        latents = (arch["in_channels"], latent_frame_count(size.frames), size.height // stride, size.width // stride)
         empty_text = torch.empty(text_length, arch["text_dim"], device="meta", dtype=dtype)
         params, trainable, block = count_parameters(transformer, ("blocks",))
         estimate = TrainingEstimate("DiT", params, trainable, block, cfg.train.base_dtype, cfg.train.optimizer,
                                     cfg.train.batch_size, cfg.train.gradient_checkpointing,
                                     notes=[n for n in (note, vae_note) if n])
+
+        def step_for(batch: int) -> Callable[[], torch.Tensor]:
+            inputs = {"latents": torch.empty(batch, *latents, device="meta", dtype=dtype),
+                      "mask": torch.empty(batch, 1, *latents[1:], device="meta", dtype=dtype),
+                      "text": torch.empty(batch, text_length, arch["text_dim"], device="meta", dtype=dtype)}
+            generators = sample_generators(torch.Generator().manual_seed(0), range(batch))
+            return lambda: self.flow_loss(transformer, inputs, generators, empty_text)
+
         for checkpointing in (False, True):
             transformer.enable_gradient_checkpointing() if checkpointing else transformer.disable_gradient_checkpointing()
-            estimate.activations[checkpointing], estimate.flops[checkpointing] = trace_step(
-                lambda: self.flow_loss(transformer, inputs, [torch.Generator().manual_seed(0)], empty_text))
+            estimate.activations[checkpointing], estimate.flops[checkpointing] = trace_batches(step_for)
         return estimate
 
     def check_compatible(self, transformer: torch.nn.Module, vae: torch.nn.Module, text: TextEncoder) -> None:
@@ -325,10 +330,10 @@ class DiTTrainer:
 
     def train(self, resume: bool = False, tflops: float = DEFAULT_TFLOPS) -> Path:
         """Run (or ``resume``) training into ``config.output_dir``; returns the saved model folder. The memory
-        and time estimate (at ``tflops`` per GPU) is printed first; on a GPU a run that cannot fit is refused."""
+        and time estimate (at ``tflops`` per GPU) is printed first on a GPU, and a run that cannot fit is refused."""
         cfg = self.config
         accelerator = make_accelerator(cfg.train, cfg.output_dir)
-        report_and_check(self.estimate(), accelerator, tflops)
+        report_and_check(self.estimate, accelerator, tflops)
         # load and check the models before the run folder is created: a bad path leaves nothing behind
         status(f"loading the RGBA VAE ({cfg.rgba_vae})")
         vae = self.load_vae().eval().requires_grad_(False)

@@ -143,6 +143,25 @@ def trace_step(step: Callable[[], torch.Tensor]) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class PerBatch:
+    """A cost linear in the batch: ``fixed + batch * per_clip`` (DoRA's weight norms, rotary tables and the like
+    do not grow with the batch)."""
+
+    fixed: float
+    per_clip: float
+
+    def at(self, batch: int) -> float:
+        return self.fixed + batch * self.per_clip
+
+
+def trace_batches(step_for: Callable[[int], Callable[[], torch.Tensor]]) -> tuple[PerBatch, PerBatch]:
+    """``(memory, FLOPs)`` of a step as functions of the batch, from traces at batch 1 and 2
+    (``step_for(batch)`` returns the step)."""
+    (memory_1, flops_1), (memory_2, flops_2) = trace_step(step_for(1)), trace_step(step_for(2))
+    return (PerBatch(2 * memory_1 - memory_2, memory_2 - memory_1), PerBatch(2 * flops_1 - flops_2, flops_2 - flops_1))
+
+
+@dataclass(frozen=True)
 class Layout:
     """How an accelerate config places the run on its GPUs (read from the config file)."""
 
@@ -177,8 +196,8 @@ class TrainingEstimate:
     optimizer: str
     batch_size: int
     checkpointing: bool
-    activations: dict[bool, int] = field(default_factory=dict)  # bytes per clip, by gradient checkpointing on/off
-    flops: dict[bool, int] = field(default_factory=dict)  # forward + backward FLOPs per clip, by checkpointing
+    activations: dict[bool, PerBatch] = field(default_factory=dict)  # step bytes, by gradient checkpointing on/off
+    flops: dict[bool, PerBatch] = field(default_factory=dict)  # forward + backward FLOPs, by checkpointing
     notes: list[str] = field(default_factory=list)
 
     def per_gpu(self, layout: Layout, checkpointing: bool | None = None) -> dict[str, float]:
@@ -197,13 +216,13 @@ class TrainingEstimate:
             weights, grads, optimizer = weights / shard, grads / shard, optimizer / shard
             if layout.engine == "fsdp":  # the unit being computed and the prefetched next one, gathered
                 weights += 2 * self.largest_block * DTYPE_BYTES[self.base_dtype]
-        activations = self.batch_size * self.activations[checkpointing]
+        activations = self.activations[checkpointing].at(self.batch_size)
         parts = {"weights": weights, "gradients": grads, "optimizer": optimizer, "activations": activations}
         return {**parts, "total": sum(parts.values())}
 
     def step_seconds(self, tflops: float, checkpointing: bool | None = None) -> float:
         checkpointing = self.checkpointing if checkpointing is None else checkpointing
-        return self.batch_size * self.flops[checkpointing] / (tflops * 1e12)
+        return self.flops[checkpointing].at(self.batch_size) / (tflops * 1e12)
 
     def describe(self, tflops: float, layouts: list[Layout]) -> str:
         lines = [f"{self.stage} training estimate (meta-device trace of one step; not measured on a GPU):",
@@ -211,7 +230,7 @@ class TrainingEstimate:
                  f"(frozen weights {self.base_dtype}, optimizer {self.optimizer})"]
         for ckpt in (False, True):
             lines.append(f"  activations per clip {'with' if ckpt else 'without'} gradient checkpointing: "
-                         f"{_size(self.activations[ckpt])}; {self.flops[ckpt] / 1e12:,.3g} TFLOP per clip, "
+                         f"{_size(self.activations[ckpt].per_clip)}; {self.flops[ckpt].per_clip / 1e12:,.3g} TFLOP per clip, "
                          f"{self.step_seconds(tflops, ckpt):,.3g} s per step at {tflops:g} TFLOP/s"
                          + ("  <- this config" if ckpt == self.checkpointing else ""))
         lines.append(f"  per GPU at batch_size {self.batch_size} (weights + gradients + optimizer + activations):")
@@ -263,15 +282,17 @@ def current_layout(accelerator) -> Layout:
     return Layout("this launch", accelerator.num_processes, "ddp")
 
 
-def report_and_check(estimate: TrainingEstimate, accelerator, tflops: float) -> None:
-    """Print ``estimate`` (main process) and, on a GPU, refuse a run that cannot fit it."""
+def report_and_check(estimate: Callable[[], TrainingEstimate], accelerator, tflops: float) -> None:
+    """On a GPU: print the stage's ``estimate()`` (main process) and refuse a run that cannot fit. On a CPU the
+    trace is skipped (it costs seconds; GPU memory is moot there): ``--dry-run`` prints it anyway."""
     from .loop import status
 
-    layouts = shipped_layouts()
-    status(estimate.describe(tflops, layouts))
-    if accelerator.device.type == "cuda":
-        total = torch.cuda.get_device_properties(accelerator.device).total_memory
-        estimate.check_fits(current_layout(accelerator), total, layouts)
+    if accelerator.device.type != "cuda":
+        return
+    layouts, result = shipped_layouts(), estimate()
+    status(result.describe(tflops, layouts))
+    total = torch.cuda.get_device_properties(accelerator.device).total_memory
+    result.check_fits(current_layout(accelerator), total, layouts)
 
 
 def count_parameters(model: torch.nn.Module, block_lists: tuple[str, ...]) -> tuple[int, int, int]:

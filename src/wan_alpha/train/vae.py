@@ -16,6 +16,7 @@ subclasses it and overrides :meth:`~RGBAVAETrainer.build_model`, :meth:`~RGBAVAE
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ from .estimate import (
     model_config,
     report_and_check,
     shipped_layouts,
-    trace_step,
+    trace_batches,
 )
 from .loop import (
     DataConfig,
@@ -222,7 +223,7 @@ def vae_loss(
     back-propagate. Each clip's colours and TABD noise come from its own generator (:func:`sample_generators`),
     so the batch may be split over processes in any way."""
     rgb, alpha = batch["rgb"], batch["alpha"]
-    generators = sample_generators(generator, batch["index"])
+    generators = sample_generators(generator, batch.get("index", range(len(rgb))))  # no index: clips by position
     if config.rendering:
         background = torch.cat([random_palette_colors(1, g, rgb.device) for g in generators]).to(rgb.dtype)
     else:
@@ -296,17 +297,20 @@ class RGBAVAETrainer:
             tabd = torch.nn.Module.to(dit, dtype), torch.empty(1, length, arch["text_dim"], device="meta", dtype=dtype)
             notes += [n for n in (dit_note,) if n]
         size = cfg.data.synthetic or cfg.data.manifest
-        batch = {"rgb": torch.empty(1, 3, size.frames, size.height, size.width, device="meta", dtype=dtype),
-                 "alpha": torch.empty(1, 1, size.frames, size.height, size.width, device="meta", dtype=dtype),
-                 "index": [0]}
         if cfg.loss.perceptual:
             notes.append("the VGG perceptual term is not counted")
         estimate = TrainingEstimate("RGBA VAE", params, trainable, block, cfg.train.base_dtype, cfg.train.optimizer,
                                     cfg.train.batch_size, cfg.train.gradient_checkpointing, notes=notes)
+
+        def step_for(clips: int) -> Callable[[], torch.Tensor]:
+            batch = {key: torch.empty(clips, channels, size.frames, size.height, size.width, device="meta", dtype=dtype)
+                     for key, channels in (("rgb", 3), ("alpha", 1))}
+            batch["index"] = list(range(clips))
+            return lambda: vae_loss(vae, batch, torch.Generator().manual_seed(0), cfg, None, tabd)["loss"]
+
         for checkpointing in (False, True):
             vae.enable_gradient_checkpointing() if checkpointing else vae.disable_gradient_checkpointing()
-            estimate.activations[checkpointing], estimate.flops[checkpointing] = trace_step(
-                lambda: vae_loss(vae, batch, torch.Generator().manual_seed(0), cfg, None, tabd)["loss"])
+            estimate.activations[checkpointing], estimate.flops[checkpointing] = trace_batches(step_for)
         return estimate
 
     @torch.no_grad()
@@ -333,10 +337,10 @@ class RGBAVAETrainer:
 
     def train(self, output_dir: str | os.PathLike, resume: bool = False, tflops: float = DEFAULT_TFLOPS) -> Path:
         """Train (or ``resume``) into ``output_dir``; returns the saved ``rgba_vae/`` folder. The memory and time
-        estimate (at ``tflops`` per GPU) is printed first; on a GPU a run that cannot fit is refused."""
+        estimate (at ``tflops`` per GPU) is printed first on a GPU, and a run that cannot fit is refused."""
         cfg = self.config
         accelerator = make_accelerator(cfg.train, output_dir)
-        report_and_check(self.estimate(), accelerator, tflops)
+        report_and_check(self.estimate, accelerator, tflops)
         # Build and check everything before the run folder exists (a bad path leaves nothing behind), from
         # the run's seed: a random base (base_vae_config, dit_config) is rebuilt identically on --resume.
         status("building the RGBA VAE" + (" and the frozen TABD DiT" if cfg.tabd.enabled else ""))
