@@ -81,7 +81,11 @@ def test_cli_train_dit(tmp_path, assets, capsys):
 
     config = write_config(tmp_path, assets, samples={"prompts": []})
     assert main(["train", "dit", "--config", str(config), "--output", str(tmp_path / "cli"), "--max-steps", "1"]) == 0
-    assert "generate PROMPT --model" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "generate PROMPT --model" in captured.out
+    # what it is doing before the first step: loading, then a bar while it encodes the clips into the cache
+    assert "loading the RGBA VAE" in captured.err and "building the DiT" in captured.err
+    assert "encode train clips" in captured.err
     assert (tmp_path / "cli" / "pipeline" / "model_index.json").is_file()
     # the shipped tiny config, before its VAE exists: one-line error, no run folder left behind
     assert main(["train", "dit", "--config", "dit_tiny", "--output", str(tmp_path / "none")]) == 2

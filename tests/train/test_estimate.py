@@ -13,7 +13,7 @@ from wan_alpha.cli import main
 from wan_alpha.config import load_config
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.train.dit import DiTTrainConfig, DiTTrainer
-from wan_alpha.train.estimate import Layout, PeakMemory, shipped_layouts
+from wan_alpha.train.estimate import ACCELERATE_CONFIG_DIR, Layout, PeakMemory, shipped_layouts
 from wan_alpha.train.loop import build_datasets, make_optimizer, sample_generators
 from wan_alpha.train.vae import RGBAVAETrainer, VAETrainConfig
 
@@ -94,6 +94,17 @@ def test_a_run_that_cannot_fit_is_refused_with_the_settings_that_would_fit(dit_t
     estimate.check_fits(single, int(without) + 1, list(layouts.values()))  # fits: no error
     zero2, fsdp2 = estimate.per_gpu(layouts["zero2_8gpu"]), estimate.per_gpu(layouts["fsdp2_8gpu"])
     assert fsdp2["weights"] < zero2["weights"] and zero2["optimizer"] < estimate.per_gpu(single)["optimizer"]
+
+
+def test_shipped_accelerate_configs_load_in_accelerate():
+    from accelerate.commands.config.config_args import load_config_from_file
+    from diffusers.models.transformers import transformer_wan
+
+    kinds = {p.stem: load_config_from_file(str(p)) for p in ACCELERATE_CONFIG_DIR.glob("*.yaml")}
+    assert {k: (c.distributed_type.value, c.num_processes) for k, c in kinds.items()} == {
+        "single_gpu": ("NO", 1), "zero2_8gpu": ("DEEPSPEED", 8), "fsdp2_8gpu": ("FSDP", 8)}
+    assert kinds["zero2_8gpu"].deepspeed_config["zero_stage"] == 2 and kinds["fsdp2_8gpu"].fsdp_config["fsdp_version"] == 2
+    assert hasattr(transformer_wan, kinds["fsdp2_8gpu"].fsdp_config["fsdp_transformer_layer_cls_to_wrap"])
 
 
 def test_cli_dry_run_prints_the_estimate_and_trains_nothing(tmp_path, capsys):
