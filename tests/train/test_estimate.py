@@ -107,6 +107,7 @@ def test_shipped_accelerate_configs_load_in_accelerate():
     assert hasattr(transformer_wan, kinds["fsdp2_8gpu"].fsdp_config["fsdp_transformer_layer_cls_to_wrap"])
 
 
+@pytest.mark.slow
 def test_cli_dry_run_prints_the_estimate_and_trains_nothing(tmp_path, capsys):
     config = write_yaml(tmp_path / "vae.yaml", VAE_TRAIN)
     assert main(["train", "vae", "--config", str(config), "--output", str(tmp_path / "run"), "--dry-run",
