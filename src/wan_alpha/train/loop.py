@@ -78,8 +78,9 @@ class ManifestDataConfig:
 
 
 def _manifest_dataset(m: ManifestDataConfig, random_crop: bool = True) -> Dataset:
+    paths = [m.path] if isinstance(m.path, str) else m.path
     clips = ConcatDataset([RGBAClipDataset(path, frames=m.frames, height=m.height, width=m.width, seed=m.seed,
-                                           random_crop=random_crop) for path in ([m.path] if isinstance(m.path, str) else m.path)])
+                                           random_crop=random_crop) for path in paths])
     return clips if m.max_clips is None else Subset(clips, range(min(m.max_clips, len(clips))))
 
 
