@@ -21,3 +21,16 @@ def first_names(names: Iterable[str], limit: int = 8) -> str:
         return "none"
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
+
+
+def one_line(error: BaseException | str, limit: int = 600) -> str:
+    """An error's text on one line: the part that names the problem in a library's multi-line message (torch's
+    refusal to unpickle names the offending global on its last line), whitespace collapsed, at most ``limit`` chars."""
+    text = str(error)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if "WeightsUnpickler error:" in line:  # torch.load(weights_only=True): the rest is advice on unsafe loading
+            text = line.split("WeightsUnpickler error:", 1)[1].strip()
+            break
+    text = " ".join(text.split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -49,6 +49,7 @@ CORRUPT = "corrupt"
 UNREADABLE = "unreadable"
 UNREADABLE_FOLDER = "unreadable_folder"
 TOO_SHORT = "too_short"
+TOO_LARGE = "too_large"
 EMPTY_ALPHA = "empty_alpha"
 
 
@@ -67,7 +68,9 @@ def skip_reason(error: WanAlphaError) -> str:
         ("no alpha channel", NO_ALPHA),
         ("do not match", MISMATCHED_PAIR),
         ("does not exist", MISSING_PAIR),
+        ("over the limit", TOO_LARGE),
         ("cannot read", CORRUPT),
+        ("truncated or corrupt", CORRUPT),
         ("contains no video frames", CORRUPT),
     ):
         if needle in text:
