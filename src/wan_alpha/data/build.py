@@ -319,8 +319,9 @@ def _run_jobs(
     _write_json(out_dir / REPORT_NAME, {**asdict(report), "usable": report.usable})
     if report.usable == 0:
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items()))
+        example = f", e.g. {report.examples[max(report.skipped, key=report.skipped.get)][0]}" if report.skipped else ""
         raise WanAlphaError(
-            f"no usable clip in {out_dir}: all {report.jobs} inputs were skipped ({reasons or 'no inputs'}); "
+            f"no usable clip in {out_dir}: all {report.jobs} inputs were skipped ({reasons or 'no inputs'}{example}); "
             f"see {out_dir / REPORT_NAME}"
         )
     return report

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import stat
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -63,8 +64,8 @@ def set_limits(**changes: int | None) -> InputLimits:
 
 
 def _over(path: str | os.PathLike, what: str, value: str, limit: str, key: str) -> WanAlphaError:
-    return WanAlphaError(f"{path}: {what} {value} is over the limit of {limit}: if the file is trusted, raise it "
-                         f"with wan-alpha {_FLAG[key]} N")
+    return WanAlphaError(f"{path}: {what} {value} is over the limit of {limit}: if the file is trusted, raise the "
+                         f"limit with wan-alpha {_FLAG[key]}")
 
 
 def check_frame_size(path: str | os.PathLike, width: int, height: int) -> None:
@@ -127,7 +128,9 @@ def open_image(source: str | os.PathLike | IO[bytes], name: str | os.PathLike | 
     """``Image.open`` (lazy: the header only) that refuses a frame over the pixel limit before it is decoded."""
     name = name if name is not None else source
     try:
-        image = Image.open(source)
+        with warnings.catch_warnings():  # Pillow warns from half its limit up; the check below decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(source)
     except Image.DecompressionBombError as err:  # Pillow's own check (over 2x its MAX_IMAGE_PIXELS) came first
         pixels = re.search(r"\((\d+) pixels\)", str(err))
         size = f"{int(pixels.group(1)):,} pixels" if pixels else "(unknown)"
