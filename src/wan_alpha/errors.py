@@ -25,12 +25,11 @@ def first_names(names: Iterable[str], limit: int = 8) -> str:
 
 def one_line(error: BaseException | str, limit: int = 600) -> str:
     """An error's text on one line: the part that names the problem in a library's multi-line message (torch's
-    refusal to unpickle names the offending global on its last line), whitespace collapsed, at most ``limit`` chars."""
+    refusal to unpickle: the line naming the blocked global), whitespace collapsed, at most ``limit`` chars."""
     text = str(error)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if "WeightsUnpickler error:" in line:  # torch.load(weights_only=True): the rest is advice on unsafe loading
-            text = line.split("WeightsUnpickler error:", 1)[1].strip()
-            break
+    start = text.find("Weights only load failed")  # torch.load(weights_only=True): all but one line is advice
+    named = [line for line in text[start:].splitlines() if "GLOBAL" in line or "WeightsUnpickler error:" in line]
+    if start >= 0 and named:
+        text = text[:start] + "refused to unpickle: " + named[0].split("WeightsUnpickler error:")[-1].strip()
     text = " ".join(text.split()) or type(error).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -51,13 +51,14 @@ def current_limits() -> InputLimits:
 
 
 def set_limits(**changes: int | None) -> InputLimits:
-    """Replace the process's limits (``None`` keeps a value); Pillow's own bomb check follows ``max_pixels``."""
+    """Set the process's limits: the defaults with ``changes`` (``None``: the default); Pillow's own bomb check
+    follows ``max_pixels`` up."""
     global _limits
     updates = {key: value for key, value in changes.items() if value is not None}
     for key, value in updates.items():
         if value < 1:
             raise WanAlphaError(f"{_FLAG[key]} must be positive, got {value}")
-    _limits = replace(_limits, **updates)
+    _limits = replace(InputLimits(), **updates)
     # Pillow refuses images over 2x MAX_IMAGE_PIXELS itself; never let it refuse what the user allowed.
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, _limits.max_pixels)
     return _limits
@@ -116,8 +117,8 @@ def check_zip_members(path: str | os.PathLike, archive: zipfile.ZipFile, names: 
         info = archive.getinfo(name)
         total += info.file_size
         if info.file_size > _RATIO_FREE_BYTES and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
-            raise WanAlphaError(f"{path}: member {name} expands {info.file_size / max(info.compress_size, 1):.0f}x "
-                                f"(over {MAX_ZIP_RATIO}x): a zip bomb or not a PNG sequence")
+            raise WanAlphaError(f"{path}: member {name} expands {info.file_size / max(info.compress_size, 1):.0f}x, "
+                                f"over the limit of {MAX_ZIP_RATIO}x (a zip bomb, or not a PNG sequence)")
     if total > _limits.max_decoded_bytes:
         raise _over(path, "uncompressed size", f"{total / GIB:.1f} GiB", f"{_limits.max_decoded_bytes / GIB:g} GiB",
                     "max_decoded_bytes")
