@@ -154,7 +154,7 @@ CASES = [
                                                      "out.webm"]], _no_output("out.webm")),
     Case("meta.json fps 1e-300: convert", lambda d: [["convert", str(inputs.png_folder(d / "seq", {"fps": 1e-300})),
                                                       "out.webm"]], _no_output("out.webm")),
-    Case("FIFO as input: info", lambda d: (os.mkfifo(d / "f.webm"), [["info", str(d / "f.webm")]])[1], timeout=15),
+    Case("FIFO as input: info", lambda d: (os.mkfifo(d / "f.webm"), [["info", str(d / "f.webm")]])[1], timeout=90),
     Case("output parent is a file: convert", lambda d: ((d / "file").write_text("x"),
                                                         [["convert", str(_clip_zip(d)), "file/out.webm"]])[1]),
     Case("string .npy as --mask", lambda d: [_generate("--mask", str(inputs.string_npy(d / "s.npy")))],

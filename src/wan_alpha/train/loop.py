@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from ..config import save_config
 from ..data import RGBAClipDataset, SyntheticClips
 from ..errors import WanAlphaError, first_names
+from .resume import load_newest, trim_log
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "step-"
@@ -264,10 +265,12 @@ def save_checkpoint(accelerator: Accelerator, output_dir: str | os.PathLike, ste
 
 
 def resume_latest(accelerator: Accelerator, output_dir: str | os.PathLike) -> int:
-    """Load the newest checkpoint into the prepared objects; returns its step."""
-    latest = checkpoints(output_dir)[-1]
-    accelerator.load_state(str(latest))
-    return checkpoint_step(latest)
+    """Load the newest checkpoint that loads into the prepared objects (see :func:`.resume.load_newest`); returns
+    its step, with ``log.jsonl`` cut back to it so the resumed steps are not logged twice."""
+    step = load_newest(accelerator, checkpoints(output_dir), checkpoint_step)
+    if accelerator.is_main_process:
+        trim_log(Path(output_dir) / LOG_FILE, step)
+    return step
 
 
 def step_generator(seed: int, micro_step: int, process_index: int, device: torch.device | str = "cpu") -> torch.Generator:
