@@ -43,3 +43,15 @@ def test_no_loadable_checkpoint_is_one_clear_error(tmp_path):
     accelerator, _ = _run(tmp_path)
     with pytest.raises(WanAlphaError, match="no checkpoint loads"):
         resume_latest(accelerator, tmp_path)
+
+
+def test_resume_with_another_config_is_refused_unless_allowed(tmp_path):
+    from wan_alpha.train.loop import CONFIG_FILE, prepare_output
+
+    prepare_output(tmp_path, LoopConfig(max_steps=10), resume=False)
+    (tmp_path / "checkpoints" / "step-0000005").mkdir(parents=True)
+    prepare_output(tmp_path, LoopConfig(max_steps=20), resume=True)  # a longer run is a resume
+    with pytest.raises(WanAlphaError, match="seed differ"):
+        prepare_output(tmp_path, LoopConfig(max_steps=20, seed=7), resume=True)
+    prepare_output(tmp_path, LoopConfig(max_steps=20, seed=7), resume=True, allow_config_change=True)
+    assert "seed: 7" in (tmp_path / CONFIG_FILE).read_text()

@@ -13,6 +13,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_dit(stages)
 
 
+def _allow_config_change(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-config-change", action="store_true",
+                        help="with --resume: continue although the config differs from the run's config.yaml "
+                        "(train.max_steps may always change)")
+
+
 def _add_vae(stages: argparse._SubParsersAction) -> None:
     vae = stages.add_parser(
         "vae",
@@ -23,6 +29,7 @@ def _add_vae(stages: argparse._SubParsersAction) -> None:
     vae.add_argument("--config", required=True, help="YAML config file or shipped config name (e.g. vae_tiny)")
     vae.add_argument("--output", required=True, metavar="DIR", help="run folder: config, log, checkpoints, previews, rgba_vae/")
     vae.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
+    _allow_config_change(vae)
     vae.add_argument("--max-steps", type=int, help="override train.max_steps")
     vae.set_defaults(func=_run_vae)
 
@@ -30,7 +37,8 @@ def _add_vae(stages: argparse._SubParsersAction) -> None:
 def _run_vae(args: argparse.Namespace) -> None:
     from ..train.vae import train_vae  # torch/diffusers load only when training
 
-    path = train_vae(args.config, args.output, resume=args.resume, max_steps=args.max_steps)
+    path = train_vae(args.config, args.output, resume=args.resume, max_steps=args.max_steps,
+                     allow_config_change=args.allow_config_change)
     print(f"RGBA VAE saved to {path}")
 
 
@@ -45,6 +53,7 @@ def _add_dit(stages: argparse._SubParsersAction) -> None:
     dit.add_argument("--config", required=True, help="YAML config file or shipped config name (e.g. dit_tiny)")
     dit.add_argument("--output", metavar="DIR", help="run folder (default: output_dir of the config)")
     dit.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the run folder")
+    _allow_config_change(dit)
     dit.add_argument("--max-steps", type=int, help="override train.max_steps")
     dit.set_defaults(func=_run_dit)
 
@@ -52,5 +61,6 @@ def _add_dit(stages: argparse._SubParsersAction) -> None:
 def _run_dit(args: argparse.Namespace) -> None:
     from ..train.dit import train_dit
 
-    path = train_dit(args.config, resume=args.resume, max_steps=args.max_steps, output=args.output)
+    path = train_dit(args.config, resume=args.resume, max_steps=args.max_steps, output=args.output,
+                     allow_config_change=args.allow_config_change)
     print(f"model saved to {path} (use: wan-alpha generate PROMPT --model {path} -o OUT.webm)")

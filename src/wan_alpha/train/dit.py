@@ -218,7 +218,7 @@ class DiTTrainer:
             raise WanAlphaError(f"the DiT reads {transformer.config.in_channels} latent channels but the VAE "
                                 f"gives {z_dim}: set dit_config.in_channels/out_channels to {z_dim}")
 
-    def train(self, resume: bool = False) -> Path:
+    def train(self, resume: bool = False, allow_config_change: bool = False) -> Path:
         """Run (or ``resume``) training into ``config.output_dir``; returns the saved model folder."""
         cfg = self.config
         # load and check the models before the run folder is created: a bad path leaves nothing behind
@@ -228,7 +228,7 @@ class DiTTrainer:
             torch.manual_seed(cfg.train.seed)
             transformer = self.build_transformer()
         self.check_compatible(transformer, vae, text)
-        out = prepare_output(cfg.output_dir, cfg, resume)
+        out = prepare_output(cfg.output_dir, cfg, resume, allow_config_change)
         accelerator = make_accelerator(cfg.train, out)
         device = accelerator.device
         vae.to(device)
@@ -291,6 +291,7 @@ def train_dit(
     max_steps: int | None = None,
     output: str | os.PathLike | None = None,
     overrides: dict[str, Any] | None = None,
+    allow_config_change: bool = False,
 ) -> Path:
     """Run (or ``resume``) DiT training from a YAML config; returns the saved pipeline folder.
     ``overrides`` are dotted config keys."""
@@ -299,4 +300,4 @@ def train_dit(
         overrides["train.max_steps"] = max_steps
     if output is not None:
         overrides["output_dir"] = str(output)
-    return DiTTrainer(load_config(DiTTrainConfig, config, overrides)).train(resume)
+    return DiTTrainer(load_config(DiTTrainConfig, config, overrides)).train(resume, allow_config_change)

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from ..config import save_config
 from ..data import RGBAClipDataset, SyntheticClips
 from ..errors import WanAlphaError, first_names
-from .resume import load_newest, trim_log
+from .resume import check_config_unchanged, load_newest, trim_log
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "step-"
@@ -173,8 +173,9 @@ def checkpoint_step(path: str | os.PathLike) -> int:
     return int(Path(path).name[len(CHECKPOINT_PREFIX):])
 
 
-def prepare_output(output_dir: str | os.PathLike, config: Any, resume: bool) -> Path:
-    """Create the run folder and write the resolved config; refuse to mix runs by accident."""
+def prepare_output(output_dir: str | os.PathLike, config: Any, resume: bool, allow_config_change: bool = False) -> Path:
+    """Create the run folder and write the resolved config; refuse to mix runs by accident (a resume with another
+    config too, unless ``allow_config_change``)."""
     output_dir = Path(output_dir)
     existing = checkpoints(output_dir)
     if resume and not existing:
@@ -183,6 +184,8 @@ def prepare_output(output_dir: str | os.PathLike, config: Any, resume: bool) -> 
         raise WanAlphaError(
             f"{output_dir} already holds checkpoints: pass --resume to continue that run or choose another --output"
         )
+    if resume:
+        check_config_unchanged(output_dir / CONFIG_FILE, config, allow_config_change)
     output_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, output_dir / CONFIG_FILE)
     return output_dir

@@ -242,7 +242,7 @@ class RGBAVAETrainer:
                               overwrite=True)
         return {k: float(np.mean([s[k] for s in scores])) for k in scores[0]} if scores else {}
 
-    def train(self, output_dir: str | os.PathLike, resume: bool = False) -> Path:
+    def train(self, output_dir: str | os.PathLike, resume: bool = False, allow_config_change: bool = False) -> Path:
         """Train (or ``resume``) into ``output_dir``; returns the saved ``rgba_vae/`` folder."""
         cfg = self.config
         # Build and check everything before the run folder exists (a bad path leaves nothing behind), from
@@ -253,7 +253,7 @@ class RGBAVAETrainer:
             tabd = self.build_tabd()
         vgg = build_perceptual(cfg.loss)
         train_set, val_set = build_datasets(cfg.data)
-        output_dir = prepare_output(output_dir, cfg, resume)
+        output_dir = prepare_output(output_dir, cfg, resume, allow_config_change)
         accelerator = make_accelerator(cfg.train, output_dir)
         loader = DataLoader(train_set, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True,
                             num_workers=cfg.train.num_workers)
@@ -293,10 +293,11 @@ def train_vae(
     resume: bool = False,
     max_steps: int | None = None,
     overrides: dict[str, Any] | None = None,
+    allow_config_change: bool = False,
 ) -> Path:
     """Train stage 1 from a YAML config (or shipped config name); returns the saved ``rgba_vae/`` folder.
     ``overrides`` are dotted config keys."""
     overrides = dict(overrides or {})
     if max_steps is not None:
         overrides["train.max_steps"] = max_steps
-    return RGBAVAETrainer(load_config(VAETrainConfig, config, overrides)).train(output_dir, resume)
+    return RGBAVAETrainer(load_config(VAETrainConfig, config, overrides)).train(output_dir, resume, allow_config_change)
