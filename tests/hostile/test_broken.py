@@ -222,10 +222,13 @@ def test_colliding_names_make_distinct_clips(cli, tmp_path):
 
 def test_an_output_inside_the_input_is_not_ingested(cli, tmp_path):
     (tmp_path / "in").mkdir()
-    inputs.rgba_png(tmp_path / "in" / "a.png")
+    for name in ("a", "b"):  # the build's own clips are .zip videos too
+        assert cli("convert", inputs.png_folder(tmp_path / name, {"fps": 16.0}), f"in/{name}.zip")[0] == 0
     for _ in range(2):
-        assert cli("data", "build", "images", "in", "-o", "in/out", "--frames", "1", "--no-progress")[0] == 0
-    assert len((tmp_path / "in" / "out" / "manifest.jsonl").read_text().splitlines()) == 1
+        code, err, _ = cli("data", "build", "videos", "in", "-o", "in/out", "--frames", "5", "--short-side", "0",
+                           "--no-progress")
+        assert code == 0, err
+    assert len((tmp_path / "in" / "out" / "manifest.jsonl").read_text().splitlines()) == 2
 
 
 def test_a_failed_build_leaves_no_options_that_refuse_the_corrected_command(cli, tmp_path):
