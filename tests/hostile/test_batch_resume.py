@@ -16,5 +16,5 @@ def test_skip_existing_generates_only_the_missing_clips(cli, tmp_path):
     assert (tmp_path / "outs" / "000-a-red-ball.zip").read_text() == "finished before the interruption"
     assert (tmp_path / "outs" / "001-a-blue-cube.zip").stat().st_size > 0
     code, err, _ = cli(*base, "--skip-existing")
-    assert code == 0 and any("nothing to do" in line for line in err)
+    assert code == 0 and any("no prompt left" in line for line in err)
     assert_refused(*cli(*base, "--skip-existing", "--overwrite")[:2], "not both")

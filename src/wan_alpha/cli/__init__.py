@@ -41,7 +41,7 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
 
 def _global_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """The global options wherever they stand (before or after the command), and the rest of ``argv``."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser = argparse.ArgumentParser(prog="wan-alpha", add_help=False, allow_abbrev=False)
     _add_global_options(parser)
     try:
         split = argv.index("--")  # after "--" everything is a positional value
