@@ -290,6 +290,7 @@ def run_case(case: Case, src: str | None, cap: int) -> Result:
                              case.close_stdout)
         if case.check is not None:
             result.note = "; ".join(x for x in (result.note, case.check(d)) if x)
+        result.said = result.said.replace(f"{d}/", "")  # paths relative to the case's folder
         return result
 
 
@@ -315,7 +316,7 @@ def main() -> None:
             continue
         cells = [_cell(run_case(case, before_src, cap))] if args.before else []
         cells.append(_cell(run_case(case, after_src, cap)))
-        print(f"| {case.name} | " + " | ".join(c.replace("|", "/") for c in cells) + " |", flush=True)
+        print("| " + " | ".join(c.replace("|", "/") for c in (case.name, *cells)) + " |", flush=True)
 
 
 if __name__ == "__main__":
