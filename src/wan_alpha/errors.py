@@ -21,3 +21,15 @@ def first_names(names: Iterable[str], limit: int = 8) -> str:
         return "none"
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
+
+
+def one_line(error: BaseException | str, limit: int = 600) -> str:
+    """An error's text on one line: the part that names the problem in a library's multi-line message (torch's
+    refusal to unpickle: the line naming the blocked global), whitespace collapsed, at most ``limit`` chars."""
+    text = str(error)
+    start = text.find("Weights only load failed")  # torch.load(weights_only=True): all but one line is advice
+    named = [line for line in text[start:].splitlines() if "GLOBAL" in line or "WeightsUnpickler error:" in line]
+    if start >= 0 and named:
+        text = text[:start] + "refused to unpickle: " + named[0].split("WeightsUnpickler error:")[-1].strip()
+    text = " ".join(text.split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

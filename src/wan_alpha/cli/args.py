@@ -31,9 +31,14 @@ def parse_size(size: str | tuple[int, int]) -> tuple[int, int]:
 def read_prompts(path: str | os.PathLike) -> list[str]:
     """One prompt per line; blank lines and ``#`` comments are skipped."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise WanAlphaError(f"prompts file {path} does not exist")
-    prompts = [line.strip() for line in path.read_text().splitlines()]
+    if path.is_dir():
+        raise WanAlphaError(f"prompts file {path} is a folder: give a text file, one prompt per line")
+    try:  # a pipe or /dev/null is fine: it is read as text
+        prompts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise WanAlphaError(f"cannot read prompts file {path} as UTF-8 text: {err}") from err
     prompts = [p for p in prompts if p and not p.startswith("#")]
     if not prompts:
         raise WanAlphaError(f"prompts file {path} holds no prompt (one per line)")

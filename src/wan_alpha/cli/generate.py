@@ -19,6 +19,7 @@ from ..io.files import output_format
 from ..io.masks import load_mask, read_matte
 from ..pipelines import WanAlphaFiles, WanAlphaPipeline, check_sampling_settings, check_video_size
 from ..pipelines.conditioning import CONDITION_INPUTS, Conditions, extension_context, join_extension
+from ..pipelines.model_checks import check_config_keys, model_folder_errors
 from ..pipelines.memory import (
     MemorySettings,
     apply_memory_settings,
@@ -31,6 +32,7 @@ from ..rgba import Ellipse, latent_frame_count
 from ..sampling import fit_alpha_ellipses, flow_scheduler, render_ellipses
 from ..sampling.schedules import scheduler_shift
 from .args import parse_size, read_prompts
+from .input_checks import check_rotary_range, check_seed
 from .processes import ProcessShare, start_context_parallel
 
 DEFAULT_SUFFIX = ".webm"
@@ -84,6 +86,7 @@ def generate(
     format: str | None = None,
     write_options: WriteOptions | None = None,
     overwrite: bool = False,
+    skip_existing: bool = False,
     device: str | None = None,
     wan_files: WanAlphaFiles | None = None,
     memory: MemorySettings | None = None,
@@ -101,7 +104,8 @@ def generate(
     """Generate one clip per prompt and write it (and an optional H.264 preview); returns the files.
 
     With one prompt ``output`` (and ``preview``) name files; with several (``prompts_file``) they
-    name folders, filled with ``NNN-slug.<format>`` (seeds ``seed``, ``seed+1``, ...). ``model``
+    name folders, filled with ``NNN-slug.<format>`` (seeds ``seed``, ``seed+1``, ...; ``skip_existing``
+    leaves out prompts whose file exists, so an interrupted batch resumes with the same seeds). ``model``
     defaults to the embedded tiny model; ``steps``, ``guidance``, ``mu`` and ``mask_fit`` to the model's own
     settings. Launched as several processes (torchrun, accelerate launch; see :mod:`.processes`) each generates
     its share of the prompts on its own GPU, or with ``context_parallel`` every clip across all of them. Files,
@@ -130,6 +134,9 @@ def generate(
         raise WanAlphaError("no prompt given: pass a PROMPT or --prompts-file F")
     if inputs.get("video") is not None and frames is not None:
         raise WanAlphaError("--video keeps the clip's frame count: drop --frames")
+    check_seed(seed, len(prompts))
+    if skip_existing and overwrite:
+        raise WanAlphaError("give --skip-existing or --overwrite, not both")
     if sum(x is not None for x in (mask, mask_from, ellipse)) > 1:
         raise WanAlphaError("give only one of --mask, --mask-from and --ellipse")
     start = Ellipse.parse(ellipse) if isinstance(ellipse, str) else ellipse
@@ -146,9 +153,10 @@ def generate(
             if folder is not None and folder.exists() and not folder.is_dir():
                 raise WanAlphaError(f"{folder} exists and is not a folder: with --prompts-file, -o/--preview name folders")
     targets = _targets(prompts, output, preview, batch, format)
-    # launched as N processes (torchrun, accelerate launch): every N-th prompt, or every clip split across them
+    # launched as N processes (torchrun, accelerate launch): every N-th prompt, or every clip split across them;
+    # --skip-existing resumes an interrupted batch: prompts whose output exists are done (seeds stay per prompt)
     share = ProcessShare.from_env(context_parallel=context_parallel)
-    mine = share.indices(len(prompts))
+    mine = [i for i in share.indices(len(prompts)) if not (skip_existing and targets[i][0].exists())]
     for out, prev in (targets[i] for i in mine if share.writes):  # not others' files: they may be writing them now
         if not batch or output.exists():
             check_writable(out, overwrite)
@@ -186,6 +194,8 @@ def generate(
         frames = inputs["video"].num_frames
     check_video_size(height, width, frames or 1, pipe.transformer.config.patch_size[1], stride,
                      what="size" if size is not None or input_size[0] is None else "the input image/video size")
+    check_rotary_range(pipe.transformer.config, stride, latent_frame_count(frames or pipe.config.default_num_frames),
+                       height, width)
     if mask_from is not None:  # the ellipses of the matte's latent frames, drawn on this clip's grid
         (ellipses,) = fit_alpha_ellipses(read_matte(mask_from, luma_as_alpha), stride, mask_fit or pipe.config.mask_fit)
         mask_tensor = render_ellipses(ellipses, height // stride, width // stride)
@@ -195,10 +205,10 @@ def generate(
         for folder in (output, preview):
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
+    estimate = estimate_memory(pipe, frames or pipe.config.default_num_frames, height, width, memory)
+    print(describe_estimate(estimate, memory, device), file=sys.stderr)
+    check_fits(estimate, device)
     if device.startswith("cuda"):
-        estimate = estimate_memory(pipe, frames or pipe.config.default_num_frames, height, width, memory)
-        print(describe_estimate(estimate, memory), file=sys.stderr)
-        check_fits(estimate, device)
         torch.cuda.reset_peak_memory_stats(device)
     # noise drawn on the device the model runs on, as diffusers' examples and the reference release draw it: a seed
     # on a GPU gives the reference's clip (a CPU draws other numbers for the same seed)
@@ -208,6 +218,8 @@ def generate(
         pipe.set_progress_bar_config(disable=True)
     for i in tqdm(mine, desc=share.label(), unit="clip", position=share.rank, disable=share.world_size == 1):
         prompt, (out, prev) = prompts[i], targets[i]
+        if batch and share.world_size == 1:
+            print(f"clip {i + 1} of {len(targets)}: {out}", file=sys.stderr)
         result = pipe(
             prompt, negative_prompt=negative_prompt, height=height, width=width, num_frames=frames,
             num_inference_steps=steps, guidance_scale=guidance, generator=seeds.manual_seed(seed + i),
@@ -270,11 +282,14 @@ def _load_pipeline(model: Path | None, wan_files: WanAlphaFiles | None, dtype: t
                    memory: MemorySettings) -> WanAlphaPipeline:
     """A wan-alpha folder, or the real-scale model from Wan2.1 files (reports printed), placed per ``memory``."""
     if wan_files is None:
-        pipe = WanAlphaPipeline.from_pretrained(model, dtype=dtype)
+        check_config_keys(model)
+        with model_folder_errors(model):
+            pipe = WanAlphaPipeline.from_pretrained(model, dtype=dtype)
     else:
         # adapters merge where the DiT lives: on the GPU when every model goes there, else on the CPU
         merge_device = device if memory.mode == "none" else None
-        pipe = WanAlphaPipeline.from_wan_files(**asdict(wan_files), dtype=dtype, merge_device=merge_device)
+        with model_folder_errors(wan_files.model_dir):
+            pipe = WanAlphaPipeline.from_wan_files(**asdict(wan_files), dtype=dtype, merge_device=merge_device)
         for report in pipe.load_reports:
             print(report.summary(), file=sys.stderr)
     apply_memory_settings(pipe, memory, device)

@@ -83,6 +83,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", help="output format when the extension does not say it (see `wan-alpha convert --help`)")
     add_write_flags(p)
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="with --prompts-file: leave out prompts whose output exists (resume an interrupted batch)")
     _add_beyond_text(p)
     _add_realscale(p)
     p.set_defaults(func=_generate)
@@ -151,6 +153,7 @@ def _generate(args: argparse.Namespace) -> int:
         guidance=args.guidance, seed=args.seed, ellipse=args.ellipse, ellipse_end=args.ellipse_end,
         mask=args.mask, mask_from=args.mask_from, luma_as_alpha=args.luma_as_alpha, mu=args.shift_mean, sampler=args.sampler, mask_fit=args.mask_fit,
         preview=args.preview, format=args.format, write_options=write_options(args), overwrite=args.overwrite,
+        skip_existing=args.skip_existing,
         wan_files=_wan_files(args), memory=_memory(args), context_parallel=args.context_parallel, image=args.image,
         image_alpha=args.image_alpha, opaque_image=args.opaque_image, last_image=args.last_image, loop=args.loop,
         video=args.video, strength=args.strength, extend=args.extend, context_frames=args.context_frames,

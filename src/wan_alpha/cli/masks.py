@@ -10,7 +10,7 @@ import torch
 
 from ..errors import WanAlphaError
 from ..io import check_writable
-from ..io.masks import read_matte, save_mask, save_mask_preview
+from ..io.masks import check_preview_name, read_matte, save_mask, save_mask_preview
 from ..pipelines import check_video_size
 from ..rgba import Ellipse, latent_frame_count, vae_spatial_stride
 from ..sampling import ellipse_masks, masks_from_alpha
@@ -73,8 +73,10 @@ def _save(mask: torch.Tensor, output, preview, overwrite: bool) -> torch.Tensor:
 
 
 def _check_outputs(output, preview, overwrite: bool) -> None:
+    """Every output name and folder, before anything is computed or written."""
     check_writable(output, overwrite)
     if preview is not None:
+        check_preview_name(preview)
         check_writable(preview, overwrite)
 
 
@@ -92,6 +94,8 @@ def fit_mask_file(
     """``mask fit``: one ellipse per latent frame fitted to an alpha video (``fit`` and ``threshold`` as
     :func:`~wan_alpha.sampling.fit_alpha_ellipses` takes them, ``luma_as_alpha`` as
     :func:`~wan_alpha.io.masks.read_matte`), saved (and previewed)."""
+    if threshold is not None and not 0 <= threshold <= 1:  # also refuses nan
+        raise WanAlphaError(f"--threshold {threshold} must be between 0 and 1")
     _check_outputs(output, preview, overwrite)
     alpha = read_matte(alpha_video, luma_as_alpha)
     return _save(masks_from_alpha(alpha, stride, fit, threshold), output, preview, overwrite)

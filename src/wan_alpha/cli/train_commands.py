@@ -13,6 +13,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_dit(stages)
 
 
+def _allow_config_change(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-config-change", action="store_true",
+                        help="with --resume: continue although the config differs from the run's config.yaml "
+                        "(train.max_steps may always change)")
+
+
 def _add_vae(stages: argparse._SubParsersAction) -> None:
     vae = stages.add_parser(
         "vae",
@@ -24,6 +30,7 @@ def _add_vae(stages: argparse._SubParsersAction) -> None:
     vae.add_argument("--config", required=True, help="YAML config file or shipped config name (e.g. vae_tiny)")
     vae.add_argument("--output", required=True, metavar="DIR", help="run folder: config, log, checkpoints, previews, rgba_vae/")
     vae.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
+    _allow_config_change(vae)
     vae.add_argument("--max-steps", type=int, help="override train.max_steps")
     _add_dry_run(vae)
     vae.set_defaults(func=_run_vae)
@@ -43,7 +50,7 @@ def _run_vae(args: argparse.Namespace) -> None:
     from ..train.vae import train_vae  # torch/diffusers load only when training
 
     path = train_vae(args.config, args.output, resume=args.resume, max_steps=args.max_steps, dry_run=args.dry_run,
-                     tflops=args.tflops)
+                     tflops=args.tflops, allow_config_change=args.allow_config_change)
     if path is not None:
         print(f"RGBA VAE saved to {path}")
 
@@ -60,6 +67,7 @@ def _add_dit(stages: argparse._SubParsersAction) -> None:
     dit.add_argument("--config", required=True, help="YAML config file or shipped config name (e.g. dit_tiny)")
     dit.add_argument("--output", metavar="DIR", help="run folder (default: output_dir of the config)")
     dit.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in the run folder")
+    _allow_config_change(dit)
     dit.add_argument("--max-steps", type=int, help="override train.max_steps")
     dit.add_argument("--rgba-vae", metavar="DIR",
                      help="the trained RGBA VAE (the rgba_vae/ folder `train vae` wrote); overrides rgba_vae of the config")
@@ -71,6 +79,7 @@ def _run_dit(args: argparse.Namespace) -> None:
     from ..train.dit import train_dit
 
     path = train_dit(args.config, resume=args.resume, max_steps=args.max_steps, output=args.output,
-                     rgba_vae=args.rgba_vae, dry_run=args.dry_run, tflops=args.tflops)
+                     rgba_vae=args.rgba_vae, dry_run=args.dry_run, tflops=args.tflops,
+                     allow_config_change=args.allow_config_change)
     if path is not None:
         print(f"model saved to {path} (use: wan-alpha generate PROMPT --model {path} -o OUT.webm)")

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from ..errors import WanAlphaError
 from ..io import RGBAVideo, atomic_output, write_video
+from ..io.limits import check_clip
 from ..rgba import latent_frame_count
 from .manifest import MANIFEST_NAME, ManifestRow, append_row_group, read_manifest, write_manifest
 
@@ -49,6 +50,7 @@ CORRUPT = "corrupt"
 UNREADABLE = "unreadable"
 UNREADABLE_FOLDER = "unreadable_folder"
 TOO_SHORT = "too_short"
+TOO_LARGE = "too_large"
 EMPTY_ALPHA = "empty_alpha"
 
 
@@ -67,7 +69,9 @@ def skip_reason(error: WanAlphaError) -> str:
         ("no alpha channel", NO_ALPHA),
         ("do not match", MISMATCHED_PAIR),
         ("does not exist", MISSING_PAIR),
+        ("over the limit", TOO_LARGE),
         ("cannot read", CORRUPT),
+        ("truncated or corrupt", CORRUPT),
         ("contains no video frames", CORRUPT),
     ):
         if needle in text:
@@ -134,13 +138,39 @@ def clip_seed_for(seed: int, job_id: str) -> np.random.Generator:
 
 
 def safe_id(text: str) -> str:
-    """A relative input path as a flat file-name stem: ``a/b c.png`` -> ``a__b_c.png``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.replace(os.sep, "__").replace("/", "__")).strip("._") or "clip"
+    """A relative input path as a flat file-name stem, distinct for distinct paths: ``a/b.png`` -> ``a__b.png``;
+    a path that does not map one to one (``c d.png`` beside ``c_d.png``, ``sub/e`` beside ``sub__e``) gets a
+    hash of itself appended: ``c_d.png-3f2a9c1e``."""
+    text = text.replace(os.sep, "/")
+    flat = re.sub(r"[^A-Za-z0-9._-]+", "_", text.replace("/", "__")).strip("._") or "clip"
+    if flat == text.replace("/", "__") and "__" not in text:
+        return flat
+    return f"{flat}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def check_frames(frames: int) -> None:
     """Builders write Wan-ready clips: ``4k + 1`` frames."""
     latent_frame_count(frames)
+
+
+def check_clip_size(frames: int, height: int, width: int) -> None:
+    """Refuse clips a builder would make over the input limits (``--height 100000``) before making any."""
+    check_clip("--frames/--height/--width", frames, width, height)
+
+
+class JobList(Sequence):
+    """``count`` jobs made from their index on demand: ``--count 1000000000`` needs no billion jobs up front."""
+
+    def __init__(self, count: int, job: Callable[[int], Job]) -> None:
+        self.count, self.job = count, job
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> Job:
+        if not -self.count <= index < self.count:
+            raise IndexError(index)
+        return self.job(index % self.count)
 
 
 def _output_key(job_id: str, index: int, extension: str) -> str:
@@ -171,8 +201,8 @@ def _previous_rows(manifest: Path) -> list[ManifestRow]:
     return rows
 
 
-def _check_options(out_dir: Path, kind: str, options: dict[str, Any]) -> None:
-    """Resuming with different options would mix two datasets in one manifest: refuse."""
+def _check_options(out_dir: Path, kind: str, options: dict[str, Any]) -> bool:
+    """Resuming with different options would mix two datasets in one manifest: refuse. True if recorded now."""
     recorded = {"kind": kind, "options": options}
     path = out_dir / OPTIONS_NAME
     if path.exists():
@@ -190,8 +220,9 @@ def _check_options(out_dir: Path, kind: str, options: dict[str, Any]) -> None:
                 f"{out_dir} was built with other options ({', '.join(changed)} differ): "
                 "resume with the same command, or build into a new folder"
             )
-        return
+        return False
     _write_json(path, recorded)
+    return True
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -225,7 +256,28 @@ def run_build(
     if out_dir.exists() and not out_dir.is_dir():
         raise WanAlphaError(f"{out_dir} exists and is not a folder: choose another output folder")
     (out_dir / CLIP_DIR).mkdir(parents=True, exist_ok=True)
-    _check_options(out_dir, kind, {**options, "clip_format": clip_format})
+    options_written = _check_options(out_dir, kind, {**options, "clip_format": clip_format})
+    try:
+        return _run_jobs(kind, jobs, out_dir, extension, write_format, source, license, pre_skipped, progress)
+    except BaseException:
+        manifest = out_dir / MANIFEST_NAME
+        if options_written and (not manifest.exists() or manifest.stat().st_size == 0):
+            # nothing was built: a corrected command with other options must not be refused by this stub
+            (out_dir / OPTIONS_NAME).unlink(missing_ok=True)
+        raise
+
+
+def _run_jobs(
+    kind: str,
+    jobs: Sequence[Job],
+    out_dir: Path,
+    extension: str,
+    write_format: str | None,
+    source: str,
+    license: str,
+    pre_skipped: Sequence[tuple[str, str, str]],
+    progress: bool | None,
+) -> BuildReport:
     start = time.perf_counter()
     report = BuildReport(kind=kind, output_dir=str(out_dir))
     for reason, where, detail in pre_skipped:
@@ -249,6 +301,12 @@ def run_build(
         except WanAlphaError as err:
             report.skip(skip_reason(err), job.input, str(err))
             continue
+        except MemoryError:  # one input too large for this machine must not end the build
+            report.skip(TOO_LARGE, job.input, "out of memory while decoding it")
+            continue
+        except OSError as err:  # vanished or unreadable between listing and reading
+            report.skip(UNREADABLE, job.input, f"{type(err).__name__}: {err}")
+            continue
         rows = []
         for index, clip in enumerate(clips):
             key = _output_key(job.id, index, extension)
@@ -261,8 +319,9 @@ def run_build(
     _write_json(out_dir / REPORT_NAME, {**asdict(report), "usable": report.usable})
     if report.usable == 0:
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items()))
+        example = f", e.g. {report.examples[max(report.skipped, key=report.skipped.get)][0]}" if report.skipped else ""
         raise WanAlphaError(
-            f"no usable clip in {out_dir}: all {report.jobs} inputs were skipped ({reasons or 'no inputs'}); "
+            f"no usable clip in {out_dir}: all {report.jobs} inputs were skipped ({reasons or 'no inputs'}{example}); "
             f"see {out_dir / REPORT_NAME}"
         )
     return report

@@ -25,7 +25,7 @@ import torch
 
 from ..errors import WanAlphaError
 from ..io import DEFAULT_FPS, RGBAVideo
-from .build import UNREADABLE, BuildReport, Clip, Job, check_frames, clip_seed_for, run_build
+from .build import UNREADABLE, BuildReport, Clip, Job, JobList, check_clip_size, check_frames, clip_seed_for, run_build
 from .captions import DIRECTIONS, make_caption, with_article
 from .matting import read_still
 from .transforms import over, placement_theta, premultiplied_tensor, straight_frames, warp_premultiplied
@@ -210,11 +210,14 @@ def build_emoji(
             f"{width}x{height}, {two_sprite_share}"
         )
     sprites, problems = load_emoji_index(package_dir, categories)
-    jobs = []
-    for i in range(count):
+    check_clip_size(frames, height, width)
+
+    def job(i: int) -> Job:
         job_id = emoji_job_id(i)
         make = partial(_emoji_job, sprites, seed, job_id, frames, height, width, two_sprite_share)
-        jobs.append(Job(id=job_id, input=f"emoji #{i}", make=make))
+        return Job(id=job_id, input=f"emoji #{i}", make=make)
+
+    jobs = JobList(count, job)
     # ``count`` is left out: clip i does not depend on it, so a resume may extend the set.
     options = {
         "package": str(find_emoji_package(package_dir).resolve()),

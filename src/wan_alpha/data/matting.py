@@ -22,18 +22,22 @@ from PIL import Image
 
 from ..errors import WanAlphaError
 from ..io import DEFAULT_FPS, RGBAVideo, read_video
+from ..io.limits import open_image
 from .build import (
     CORRUPT,
     EMPTY_ALPHA,
     MISMATCHED_PAIR,
     MISSING_PAIR,
     NO_ALPHA,
+    OPTIONS_NAME,
+    TOO_LARGE,
     TOO_SHORT,
     UNREADABLE_FOLDER,
     BuildReport,
     Clip,
     Job,
     Skip,
+    check_clip_size,
     check_frames,
     clip_seed_for,
     run_build,
@@ -58,12 +62,12 @@ def list_files(root: Path, extensions: tuple[str, ...]) -> tuple[list[Path], lis
     def failed(err: OSError) -> None:
         problems.append((UNREADABLE_FOLDER, str(err.filename), err.strerror or str(err)))
 
-    files = [
-        Path(folder) / name
-        for folder, _, names in os.walk(root, onerror=failed)
-        for name in names
-        if Path(name).suffix.lower() in extensions and not name.startswith(".")
-    ]
+    files = []
+    for folder, subfolders, names in os.walk(root, onerror=failed):
+        if OPTIONS_NAME in names:  # a dataset this tool built (e.g. -o inside the input): its clips are no input
+            subfolders.clear()
+            continue
+        files += [Path(folder) / n for n in names if Path(n).suffix.lower() in extensions and not n.startswith(".")]
     if not files and problems and problems[0][1] == str(root):
         raise WanAlphaError(f"cannot read input folder {root}: {problems[0][2]}")
     return sorted(files), problems
@@ -119,10 +123,12 @@ def read_still(path: Path, alpha_path: Path | None = None) -> np.ndarray:
 
 def _open_image(path: Path) -> tuple[np.ndarray, bool]:
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.load()
             return np.asarray(image.convert("RGBA")), image.has_transparency_data
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except WanAlphaError as err:  # over the input limits
+        raise Skip(TOO_LARGE, str(err)) from err
+    except (OSError, SyntaxError, ValueError) as err:
         raise Skip(CORRUPT, f"cannot decode image: {' '.join(str(err).split()) or type(err).__name__}") from err
 
 
@@ -217,6 +223,7 @@ def build_from_images(
             f"need clips_per_image >= 1, 0 < zoom min <= zoom max and a positive size, got "
             f"{clips_per_image}, {zoom}, {width}x{height}"
         )
+    check_clip_size(frames, height, width)
     root = Path(input_dir)
     images, problems = list_files(root, IMAGE_EXTENSIONS)
     mattes = _index_by_stem(Path(alpha_dir), IMAGE_EXTENSIONS) if alpha_dir is not None else {}

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 from ..errors import WanAlphaError
 from ..io import atomic_output
+from ..io.limits import check_frame_size
 from ..rgba import composite, region_masks
 from .captions import CAPTION_PREFIX
 from .dataset import load_row
@@ -63,7 +64,9 @@ def contact_sheet(
     root = Path(manifest).parent
     chosen = [rows[i] for i in _spread(clips, len(rows))]
     row_height = thumb + _LABEL_HEIGHT + _GAP
-    sheet = Image.new("RGB", (frames_per_clip * (thumb + _GAP) + _GAP, len(chosen) * row_height + _GAP), (16, 16, 16))
+    size = (frames_per_clip * (thumb + _GAP) + _GAP, len(chosen) * row_height + _GAP)
+    check_frame_size(f"contact sheet {out} (--thumb, --clips, --frames-per-clip)", *size)
+    sheet = Image.new("RGB", size, (16, 16, 16))
     draw = ImageDraw.Draw(sheet)
     for r, row in enumerate(chosen):
         top = _GAP + r * row_height

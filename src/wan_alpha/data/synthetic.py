@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import WanAlphaError
 from ..io import RGBAVideo
 from ..rgba import latent_frame_count
-from .build import BuildReport, Clip, Job, run_build
+from .build import BuildReport, Clip, Job, JobList, check_clip_size, run_build
 from .captions import DIRECTIONS, make_caption, with_article
 
 SYNTHETIC_FPS = 16.0
@@ -379,6 +379,7 @@ def check_synthetic_size(frames: int, height: int, width: int) -> None:
     latent_frame_count(frames)
     if height < 8 or width < 8:
         raise WanAlphaError(f"synthetic clips need at least 8x8 pixels, got {width}x{height}")
+    check_clip_size(frames, height, width)
 
 
 def generate_clip(kind: str, seed: int, frames: int, height: int, width: int) -> tuple[RGBAVideo, str]:
@@ -449,7 +450,7 @@ def build_synthetic(
         video, caption, kind = synthetic_clip(index, seed, kinds, frames, height, width)
         return [Clip(video, caption, source=f"synthetic:{kind}")]
 
-    jobs = [Job(id=f"synthetic_{i:06d}", input=f"synthetic #{i}", make=partial(make, i)) for i in range(count)]
+    jobs = JobList(count, lambda i: Job(id=f"synthetic_{i:06d}", input=f"synthetic #{i}", make=partial(make, i)))
     # ``count`` is left out: clip i does not depend on it, so a resume may extend the set.
     options = {"seed": seed, "frames": frames, "height": height, "width": width, "kinds": list(kinds)}
     return run_build(

@@ -22,6 +22,7 @@ from PIL import Image, ImageSequence, PngImagePlugin
 
 from ..errors import WanAlphaError
 from .base import DEFAULT_FPS, Decoded, WriteOptions, check_frame_count, stack_frames
+from .limits import DecodeBudget, check_clip, check_fps, open_image
 from .video import RGBAVideo
 
 GIF_ALPHA_THRESHOLD = 128
@@ -111,21 +112,24 @@ def _gif_frame(frame: np.ndarray) -> Image.Image:
 
 def read_animated(path: Path) -> Decoded:
     """Read APNG / WebP / GIF (or a still PNG) onto a constant frame rate."""
-    with Image.open(path) as image:
+    with open_image(path) as image:
         codec = image.format.lower()
         if codec == "png" and getattr(image, "is_animated", False):
             codec = "apng"
+            check_clip(path, image.n_frames, *image.size)  # APNG declares its frame count up front
         tag = _TAG.search(_tag_text(image))
         has_alpha = image.has_transparency_data
-        frames, delays = [], []
+        frames, delays, budget = [], [], DecodeBudget(path)
         for frame in ImageSequence.Iterator(image):
+            budget.add(*image.size)
             frames.append(np.asarray(frame.convert("RGBA")))
             delays.append(frame.info.get("duration") or 0)
             has_alpha = has_alpha or frame.has_transparency_data
     stacked = stack_frames(frames, path)
-    fps = float(tag.group(1)) if tag else _fps_from_delays(delays)
-    expanded = _to_constant_rate(stacked, delays, fps) if any(delays) else stacked
+    fps = check_fps(path, float(tag.group(1)) if tag else _fps_from_delays(delays))
+    expanded = _to_constant_rate(stacked, delays, fps, path) if any(delays) else stacked
     if tag and len(frames) == 1:  # a clip of identical frames: Pillow writes one still image
+        check_clip(path, int(tag.group(2)), stacked.shape[2], stacked.shape[1])
         expanded = np.repeat(stacked, int(tag.group(2)), axis=0)
     check_frame_count(path, len(expanded), int(tag.group(2)) if tag else None)
     stored = "pal8" if codec == "gif" else "rgba" if has_alpha else "rgb24"  # GIF: a palette, one index transparent
@@ -143,9 +147,10 @@ def _fps_from_delays(delays: list[float]) -> float:
     return 1000 / Counter(positive).most_common(1)[0][0] if positive else DEFAULT_FPS
 
 
-def _to_constant_rate(frames: np.ndarray, delays: list[float], fps: float) -> np.ndarray:
+def _to_constant_rate(frames: np.ndarray, delays: list[float], fps: float, path: Path) -> np.ndarray:
     """Repeat each stored frame for as many ``1 / fps`` slots as its delay spans (undoes merged holds)."""
     delays = [d if d > 0 else _BROWSER_DEFAULT_DELAY_MS for d in delays]
     starts = np.concatenate([[0.0], np.cumsum(delays)])
     slots = np.rint(starts * fps / 1000).astype(np.int64)
+    check_clip(path, int(slots[-1]), frames.shape[2], frames.shape[1])  # a 65535 s delay must not expand
     return np.repeat(frames, np.diff(slots), axis=0)

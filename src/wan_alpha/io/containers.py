@@ -13,6 +13,7 @@ from av.video.reformatter import Interpolation
 
 from ..errors import WanAlphaError
 from .base import DEFAULT_FPS, Decoded, WriteOptions, check_frame_count, fps_fraction, stack_frames
+from .limits import DecodeBudget, check_clip, check_fps
 from .video import RGBAVideo
 
 # swscale's default RGB <-> YUV conversion truncates instead of rounding and subsamples chroma crudely
@@ -146,9 +147,16 @@ def read_container(path: Path) -> Decoded:
             raise WanAlphaError(f"{path} contains no video stream (empty, unfinished, or not a video file)")
         stream = container.streams.video[0]
         codec = stream.codec_context.name
-        frames = list(_decode(container, stream))
         rate = stream.average_rate or stream.guessed_rate or fps_fraction(DEFAULT_FPS)
-        check_frame_count(path, len(frames), _declared_frames(stream, rate))
+        check_fps(path, float(rate))
+        declared = _declared_frames(stream, rate)
+        check_clip(path, declared or 1, stream.codec_context.width or 1, stream.codec_context.height or 1)
+        budget = DecodeBudget(path)  # headers can lie or say nothing: count what is really decoded too
+        frames = []
+        for frame in _decode(container, stream):
+            budget.add(frame.width, frame.height)
+            frames.append(frame)
+        check_frame_count(path, len(frames), declared)
         premultiplied = container.metadata.get("comment") == PREMULTIPLIED_TAG
     # the decoded frames' format: FFmpeg's stream header says yuv420p for VP9 / VP8 with an alpha layer
     pixel_format = frames[0].format.name if frames else stream.codec_context.pix_fmt or "unknown"

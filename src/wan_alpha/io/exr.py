@@ -17,6 +17,7 @@ import OpenEXR
 
 from ..errors import WanAlphaError
 from .base import Decoded, WriteOptions, check_frame_count, stack_frames
+from .limits import DecodeBudget
 from .sequence import META_NAME, parse_meta
 from .video import RGBAVideo
 
@@ -68,6 +69,11 @@ def read_exr(path: Path) -> Decoded:
     if not path.is_dir():
         raise WanAlphaError(f"{path} is not a folder of EXR frames")
     names = sorted(p for p in path.iterdir() if p.suffix.lower() == ".exr" and p.is_file())
+    budget = DecodeBudget(path)
+    for name in names:  # every frame's size from its header before any is decoded
+        with OpenEXR.File(str(name), header_only=True) as image:
+            low, high = image.header()["dataWindow"]
+        budget.add(int(high[0] - low[0] + 1), int(high[1] - low[1] + 1))
     frames, has_alpha, stored = [], False, "unknown"
     for name in names:
         with OpenEXR.File(str(name), separate_channels=True) as image:

@@ -16,6 +16,7 @@ from .atomic import atomic_output, check_writable
 from . import spritesheet, stacked
 from .base import Decoded, WriteOptions, luma
 from .formats import Format, check_suffix, resolve_format
+from .limits import check_regular_input
 from .video import RGBAVideo
 
 # What decoders raise on a damaged or misnamed file: Pillow uses OSError/SyntaxError/EOFError, and its
@@ -28,6 +29,7 @@ def decode_file(path: str | os.PathLike, format: str | None = None) -> tuple[Dec
     path = Path(path)
     if not path.exists():
         raise WanAlphaError(f"{path} does not exist")
+    check_regular_input(path)
     fmt = resolve_format(path, format)
     try:
         return fmt.read(path), fmt

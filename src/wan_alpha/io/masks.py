@@ -22,6 +22,7 @@ from ..errors import WanAlphaError
 from .atomic import atomic_output
 from .base import DEFAULT_FPS
 from .files import read_video, write_video
+from .limits import GIB, current_limits
 from .video import RGBAVideo
 
 ARRAY_SUFFIXES = (".npy", ".pt")
@@ -79,10 +80,16 @@ def load_mask(path: str | os.PathLike) -> torch.Tensor:
     with open(path, "rb") as fh:
         head = fh.read(len(_NUMPY_MAGIC))
     if head == _NUMPY_MAGIC:
-        try:
-            data = torch.from_numpy(np.load(path, allow_pickle=False))
+        try:  # memory-mapped: the header's shape and dtype are checked before any data is read
+            array = np.load(path, allow_pickle=False, mmap_mode="r")
         except ValueError as err:
             raise WanAlphaError(f"cannot read {path} as a numeric .npy array: {err}") from err
+        if array.dtype.kind not in "biuf":
+            raise WanAlphaError(f"{path} holds {array.dtype} values, not numbers: a mask is float maps in [0, 1]")
+        if array.nbytes > current_limits().max_decoded_bytes:
+            raise WanAlphaError(f"{path}: a {array.nbytes / GIB:.1f} GiB array is over the input limit "
+                                f"(raise it with wan-alpha --max-decoded-gib G)")
+        data = torch.from_numpy(np.array(array))
     elif _is_torch_file(path, head):
         try:
             data = torch.load(path, map_location="cpu", weights_only=True)
@@ -121,11 +128,17 @@ def save_mask(
     return write_video(path, RGBAVideo(frames, DEFAULT_FPS), format=format, overwrite=overwrite)
 
 
-def save_mask_preview(path: str | os.PathLike, mask: torch.Tensor, *, overwrite: bool = False, scale: int = 8) -> Path:
-    """A PNG of the mask over time: latent frames left to right, each upscaled ``scale``x, 2 px apart."""
+def check_preview_name(path: str | os.PathLike) -> Path:
+    """Mask previews are PNG images."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise WanAlphaError(f"mask previews are .png images: name the output {path.with_suffix('.png').name}")
+    return path
+
+
+def save_mask_preview(path: str | os.PathLike, mask: torch.Tensor, *, overwrite: bool = False, scale: int = 8) -> Path:
+    """A PNG of the mask over time: latent frames left to right, each upscaled ``scale``x, 2 px apart."""
+    path = check_preview_name(path)
     maps = torch.as_tensor(mask).detach().float().cpu().reshape(-1, *mask.shape[-2:])
     gap = 2
     tiles = [np.kron(m.clamp(0, 1).numpy(), np.ones((scale, scale))) for m in maps]

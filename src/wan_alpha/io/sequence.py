@@ -19,6 +19,7 @@ from PIL import Image
 
 from ..errors import WanAlphaError
 from .base import DEFAULT_FPS, Decoded, WriteOptions, check_frame_count, stack_frames
+from .limits import check_clip, check_fps, check_zip_members, open_image
 from .video import RGBAVideo
 
 META_NAME = "meta.json"
@@ -56,8 +57,15 @@ def _natural_key(name: str) -> list:
 
 
 def _decode(members: Iterable[tuple[str, bytes]], meta: bytes | None, path: Path) -> Decoded:
+    members = sorted(members, key=lambda item: _natural_key(item[0]))
+    if members:  # every frame's header, then the clip's decoded size, before any frame is decoded
+        sizes = []
+        for name, data in members:
+            with open_image(io.BytesIO(data), f"{path}/{name}") as image:
+                sizes.append(image.size)
+        check_clip(path, len(members), *max(sizes, key=lambda size: size[0] * size[1]))
     frames, has_alpha = [], False
-    for name, data in sorted(members, key=lambda item: _natural_key(item[0])):
+    for name, data in members:
         with Image.open(io.BytesIO(data)) as image:
             has_alpha = has_alpha or image.has_transparency_data
             frames.append(np.asarray(image.convert("RGBA")))
@@ -78,15 +86,16 @@ def parse_meta(meta: bytes | None, path: Path) -> tuple[float, int | None, bool]
         premultiplied = bool(info.get("premultiplied", False))
     except (ValueError, TypeError, AttributeError) as err:
         raise WanAlphaError(f"{path}: {META_NAME} is not valid ({err}); fix or delete it") from err
-    if not (fps > 0 and np.isfinite(fps)):
-        raise WanAlphaError(f"{path}: {META_NAME} has fps {fps}, expected a positive number")
-    return fps, frames, premultiplied
+    return check_fps(f"{path}/{META_NAME}", fps), frames, premultiplied
 
 
 def read_folder(path: Path) -> Decoded:
     if not path.is_dir():
         raise WanAlphaError(f"{path} is not a folder of PNG frames")
-    members = ((p.name, p.read_bytes()) for p in path.iterdir() if p.suffix.lower() == ".png" and p.is_file())
+    files = [p for p in path.iterdir() if p.suffix.lower() == ".png" and p.is_file()]
+    if files:
+        check_clip(path, len(files), 1, 1)  # the count alone, before reading any of them
+    members = [(p.name, p.read_bytes()) for p in files]
     meta = path / META_NAME
     return _decode(members, meta.read_bytes() if meta.is_file() else None, path)
 
@@ -94,7 +103,8 @@ def read_folder(path: Path) -> Decoded:
 def read_zip(path: Path) -> Decoded:
     with zipfile.ZipFile(path) as archive:
         names = [n for n in archive.namelist() if n.lower().endswith(".png") and not n.startswith("__MACOSX/")]
-        members = [(name, archive.read(name)) for name in names]
         metas = [n for n in archive.namelist() if Path(n).name == META_NAME]
+        check_zip_members(path, archive, names + metas[:1])
+        members = [(name, archive.read(name)) for name in names]
         meta = archive.read(metas[0]) if metas else None
     return _decode(members, meta, path)

@@ -13,11 +13,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ..errors import WanAlphaError
 from .animated import frame_delays
 from .base import DEFAULT_FPS, Decoded, WriteOptions, stack_frames
+from .limits import check_clip, open_image
 from .sequence import png_bytes
 from .video import RGBAVideo
 
@@ -88,13 +88,15 @@ def read_spritesheet(path: Path) -> Decoded:
     sheet = json.loads(sheet_path.read_text())
     entries = sheet["frames"]
     entries = list(entries.values()) if isinstance(entries, dict) else entries
-    with Image.open(path / sheet["meta"]["image"]) as image:
-        has_alpha = image.has_transparency_data
-        atlas = np.asarray(image.convert("RGBA"))
     try:
         rects = [(e["frame"]["x"], e["frame"]["y"], e["frame"]["w"], e["frame"]["h"]) for e in entries]
     except (KeyError, TypeError) as err:
         raise WanAlphaError(f"{sheet_path}: a frame has no frame rectangle {{x, y, w, h}} ({err})") from err
+    if rects:  # the frames the JSON asks to cut, before the atlas is decoded
+        check_clip(sheet_path, len(rects), max(w for _, _, w, _ in rects), max(h for _, _, _, h in rects))
+    with open_image(path / sheet["meta"]["image"]) as image:
+        has_alpha = image.has_transparency_data
+        atlas = np.asarray(image.convert("RGBA"))
     frames = stack_frames([atlas[y:y + h, x:x + w] for x, y, w, h in rects], path)
     meta = sheet["meta"]
     durations = [e.get("duration") for e in entries if e.get("duration")]

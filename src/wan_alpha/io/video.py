@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import WanAlphaError
+from .limits import FPS_RANGE
 
 if TYPE_CHECKING:
     import torch
@@ -35,8 +36,9 @@ class RGBAVideo:
             raise WanAlphaError("the clip has zero frames")
         if frames.dtype != np.uint8:
             raise WanAlphaError(f"RGBA frames must be uint8, got {frames.dtype}")
-        if not (self.fps > 0 and np.isfinite(self.fps)):
-            raise WanAlphaError(f"fps must be a positive number, got {self.fps}")
+        low, high = FPS_RANGE
+        if not (np.isfinite(self.fps) and low <= self.fps <= high):  # containers cannot store a rate outside it
+            raise WanAlphaError(f"fps must be between {low:g} and {high:g}, got {self.fps}")
         self.frames = frames
 
     @property

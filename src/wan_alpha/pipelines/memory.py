@@ -14,6 +14,7 @@ other (peak: one decoder's activations); with memory to spare they run concurren
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -138,18 +139,39 @@ def estimate_memory(pipe, num_frames: int, height: int, width: int, settings: Me
             "total": (resident + max(dit_act, vae_act)) / GIB}
 
 
-def describe_estimate(estimate: dict[str, float], settings: MemorySettings) -> str:
+def describe_estimate(estimate: dict[str, float], settings: MemorySettings, device: str | torch.device = "cuda") -> str:
+    where = "GPU" if torch.device(device).type == "cuda" else "CPU"
     extras = "".join((f", DiT {settings.quantize}" if settings.quantize != "none" else "",
                       f", VAE {settings.vae_dtype}" if settings.vae_dtype else "", ", VAE tiling" if settings.tiling else ""))
-    return (f"estimated GPU memory ({settings.mode} offload{extras}): "
+    return (f"estimated {where} memory ({settings.mode} offload{extras}): "
             f"~{estimate['total']:.1f} GiB (weights {estimate['weights']:.1f}, DiT activations "
             f"{estimate['dit_activations']:.1f}, VAE decode {estimate['vae_activations']:.1f})")
 
 
+def available_ram_gib() -> float | None:
+    """Memory the system can give this process now (Linux ``MemAvailable``; total RAM elsewhere)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 / GIB
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def check_fits(estimate: dict[str, float], device: str | torch.device) -> None:
-    """Refuse a run whose estimate exceeds the GPU's total memory, naming the flags that reduce it."""
+    """Refuse a run whose estimate exceeds the GPU's total memory (or the RAM free for a CPU run), naming the
+    flags that reduce it."""
     device = torch.device(device)
     if device.type != "cuda":
+        free = available_ram_gib()
+        if free is not None and estimate["total"] > free:
+            raise WanAlphaError(f"this run needs ~{estimate['total']:.1f} GiB of RAM but {free:.1f} GiB is free: "
+                                "use fewer frames or a smaller --size")
         return
     total = torch.cuda.get_device_properties(device).total_memory / GIB
     if estimate["total"] > total:

@@ -328,7 +328,7 @@ class DiTTrainer:
             raise WanAlphaError(f"the DiT reads {transformer.config.in_channels} latent channels but the VAE "
                                 f"gives {z_dim}: set dit_config.in_channels/out_channels to {z_dim}")
 
-    def train(self, resume: bool = False, tflops: float = DEFAULT_TFLOPS) -> Path:
+    def train(self, resume: bool = False, tflops: float = DEFAULT_TFLOPS, allow_config_change: bool = False) -> Path:
         """Run (or ``resume``) training into ``config.output_dir``; returns the saved model folder. The memory
         and time estimate (at ``tflops`` per GPU) is printed first on a GPU, and a run that cannot fit is refused."""
         cfg = self.config
@@ -342,7 +342,7 @@ class DiTTrainer:
         status(f"building the DiT ({cfg.base_dit or 'fresh weights from dit_config'}) with DoRA r={cfg.dora.r}")
         transformer = self._seeded_transformer()
         self.check_compatible(transformer, vae, text)
-        out = prepare_output(cfg.output_dir, cfg, resume)
+        out = prepare_output(cfg.output_dir, cfg, resume, allow_config_change)
         device = accelerator.device
         vae.to(device)
         text.model.to(device)
@@ -403,6 +403,7 @@ def train_dit(
     overrides: dict[str, Any] | None = None,
     dry_run: bool = False,
     tflops: float | None = None,
+    allow_config_change: bool = False,
 ) -> Path | None:
     """Run (or ``resume``) DiT training from a YAML config; returns the saved pipeline folder. ``overrides`` are
     dotted config keys; ``dry_run`` prints the memory and time estimate only (and returns None)."""
@@ -417,4 +418,4 @@ def train_dit(
     if dry_run:
         print(trainer.estimate().describe(tflops or DEFAULT_TFLOPS, shipped_layouts()))
         return None
-    return trainer.train(resume, tflops or DEFAULT_TFLOPS)
+    return trainer.train(resume, tflops or DEFAULT_TFLOPS, allow_config_change)

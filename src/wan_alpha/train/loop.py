@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 from ..config import save_config
 from ..data import RGBAClipDataset, SyntheticClips
 from ..errors import WanAlphaError, first_names
+from .resume import check_config_unchanged, load_newest, trim_log
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "step-"
@@ -239,8 +240,9 @@ def checkpoint_step(path: str | os.PathLike) -> int:
     return int(Path(path).name[len(CHECKPOINT_PREFIX):])
 
 
-def prepare_output(output_dir: str | os.PathLike, config: Any, resume: bool) -> Path:
-    """Create the run folder and write the resolved config; refuse to mix runs by accident."""
+def prepare_output(output_dir: str | os.PathLike, config: Any, resume: bool, allow_config_change: bool = False) -> Path:
+    """Create the run folder and write the resolved config; refuse to mix runs by accident (a resume with another
+    config too, unless ``allow_config_change``)."""
     output_dir = Path(output_dir)
     existing = checkpoints(output_dir)
     if resume and not existing:
@@ -249,6 +251,8 @@ def prepare_output(output_dir: str | os.PathLike, config: Any, resume: bool) -> 
         raise WanAlphaError(
             f"{output_dir} already holds checkpoints: pass --resume to continue that run or choose another --output"
         )
+    if resume:
+        check_config_unchanged(output_dir / CONFIG_FILE, config, allow_config_change)
     output_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, output_dir / CONFIG_FILE)
     return output_dir
@@ -358,11 +362,13 @@ def save_checkpoint(accelerator: Accelerator, output_dir: str | os.PathLike, ste
 
 
 def resume_latest(accelerator: Accelerator, output_dir: str | os.PathLike) -> int:
-    """Load the newest checkpoint into the prepared objects; returns its step."""
-    latest = checkpoints(output_dir)[-1]
+    """Load the newest checkpoint that loads into the prepared objects (see :func:`.resume.load_newest`); returns
+    its step, with ``log.jsonl`` cut back to it so the resumed steps are not logged twice."""
     engine_args = {"load_module_strict": False} if accelerator.distributed_type == DistributedType.DEEPSPEED else {}
-    accelerator.load_state(str(latest), **engine_args)
-    return checkpoint_step(latest)
+    step = load_newest(accelerator, checkpoints(output_dir), checkpoint_step, **engine_args)
+    if accelerator.is_main_process:
+        trim_log(Path(output_dir) / LOG_FILE, step)
+    return step
 
 
 def _seeded_generator(entropy: list[int]) -> torch.Generator:

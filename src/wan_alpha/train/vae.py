@@ -335,7 +335,8 @@ class RGBAVAETrainer:
                               overwrite=True)
         return {k: float(np.mean([s[k] for s in scores])) for k in scores[0]} if scores else {}
 
-    def train(self, output_dir: str | os.PathLike, resume: bool = False, tflops: float = DEFAULT_TFLOPS) -> Path:
+    def train(self, output_dir: str | os.PathLike, resume: bool = False, tflops: float = DEFAULT_TFLOPS,
+              allow_config_change: bool = False) -> Path:
         """Train (or ``resume``) into ``output_dir``; returns the saved ``rgba_vae/`` folder. The memory and time
         estimate (at ``tflops`` per GPU) is printed first on a GPU, and a run that cannot fit is refused."""
         cfg = self.config
@@ -350,7 +351,7 @@ class RGBAVAETrainer:
             tabd = self.build_tabd()  # after build_model in the same seeded stream, as runs have always drawn them
         vgg = build_perceptual(cfg.loss)
         train_set, val_set = build_datasets(cfg.data)
-        output_dir = prepare_output(output_dir, cfg, resume)
+        output_dir = prepare_output(output_dir, cfg, resume, allow_config_change)
         loader = DataLoader(train_set, batch_size=cfg.train.batch_size, shuffle=True, drop_last=True,
                             num_workers=cfg.train.num_workers)
         optimizer = make_optimizer([p for p in vae.parameters() if p.requires_grad], cfg.train)
@@ -391,6 +392,7 @@ def train_vae(
     overrides: dict[str, Any] | None = None,
     dry_run: bool = False,
     tflops: float | None = None,
+    allow_config_change: bool = False,
 ) -> Path | None:
     """Train stage 1 from a YAML config (or shipped config name); returns the saved ``rgba_vae/`` folder.
     ``overrides`` are dotted config keys; ``dry_run`` prints the memory and time estimate only (returns None)."""
@@ -401,4 +403,4 @@ def train_vae(
     if dry_run:
         print(trainer.estimate().describe(tflops or DEFAULT_TFLOPS, shipped_layouts()))
         return None
-    return trainer.train(output_dir, resume, tflops or DEFAULT_TFLOPS)
+    return trainer.train(output_dir, resume, tflops or DEFAULT_TFLOPS, allow_config_change)
