@@ -63,7 +63,7 @@ def _eval_vae(args: argparse.Namespace) -> None:
     from ..eval.reconstruction import HELD_OUT_SEED, evaluate_vae
     from ..eval.report import write_report
     from ..models import RGBAVAE
-    from .generate import model_folder
+    from ..pipelines.loading import model_folder
 
     _check_report_folder(args)
     width, height = parse_size(args.size)
@@ -114,7 +114,7 @@ def _eval_gen(args: argparse.Namespace) -> None:
     from ..eval.generation import evaluate_generation
     from ..eval.report import write_report
     from ..rgba import Ellipse
-    from .generate import model_folder
+    from ..pipelines.loading import model_folder
 
     _check_report_folder(args)
     prompts, requested = read_prompts(args.prompts), Ellipse.parse(args.ellipse)

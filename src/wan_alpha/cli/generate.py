@@ -6,31 +6,20 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from .. import EMBEDDED_MODEL
 from ..errors import WanAlphaError
 from ..io import RGBAVideo, WriteOptions, check_writable, read_image, read_video, resolve_format, write_preview, write_video
 from ..io.files import output_format
-from ..io.masks import load_mask, read_matte
-from ..pipelines import WanAlphaFiles, WanAlphaPipeline, check_sampling_settings, check_video_size
+from ..io.masks import load_mask
+from ..pipelines import WanAlphaFiles, check_sampling_settings, check_video_size
 from ..pipelines.conditioning import CONDITION_INPUTS, Conditions, extension_context, join_extension
-from ..pipelines.model_checks import check_config_keys, model_folder_errors
-from ..pipelines.memory import (
-    MemorySettings,
-    apply_memory_settings,
-    check_fits,
-    describe_estimate,
-    estimate_memory,
-    peak_vram_gib,
-)
+from ..pipelines.loading import check_model_choice, generation_device, load_pipeline, matte_mask
+from ..pipelines.memory import MemorySettings, check_fits, describe_estimate, estimate_memory, peak_vram_gib
 from ..rgba import Ellipse, latent_frame_count
-from ..sampling import fit_alpha_ellipses, flow_scheduler, render_ellipses
-from ..sampling.schedules import scheduler_shift
 from .args import parse_size, read_prompts
 from .input_checks import check_rotary_range, check_seed
 from .processes import ProcessShare, start_context_parallel
@@ -50,16 +39,6 @@ def _targets(prompts: list[str], output: Path, preview: Path | None, batch: bool
     suffix = DEFAULT_SUFFIX if format is None else resolve_format(output, format).suffix
     names = [f"{i:03d}-{_slug(p)}" for i, p in enumerate(prompts)]
     return [(output / (n + suffix), None if preview is None else preview / f"{n}.mp4") for n in names]
-
-
-def model_folder(model: str | os.PathLike | None) -> Path:
-    """``--model``, or the embedded tiny model when none is given (checked: a broken install may lack it)."""
-    if model is not None:
-        return Path(model)
-    if not (EMBEDDED_MODEL / "model_index.json").is_file():
-        raise WanAlphaError(f"the embedded model is missing from this install ({EMBEDDED_MODEL}): reinstall wan-alpha "
-                            "or pass --model DIR")
-    return EMBEDDED_MODEL
 
 
 def generate(
@@ -119,12 +98,7 @@ def generate(
     """
     clip = None if extend is None else read_video(extend)
     inputs = _read_inputs(image, image_alpha, opaque_image, last_image, loop, video, strength, clip, context_frames)
-    if wan_files is not None and model is not None:
-        raise WanAlphaError("give --model (a wan-alpha folder) or --model-dir (Wan2.1 files), not both")
-    if wan_files is not None:
-        wan_files.check()
-    if wan_files is None:
-        model = model_folder(model)
+    model = check_model_choice(model, wan_files)
     if isinstance(prompts, str):
         prompts = [prompts]
     if prompts and prompts_file is not None:
@@ -171,19 +145,11 @@ def generate(
     if not mine:
         print(f"{share.label()}: no prompt left for this process", file=sys.stderr)
         return []
-    device = device or share.default_device(torch.cuda.is_available())
     memory = memory or MemorySettings()
-    memory.check_device(device)
-    if device == "cpu":
-        # Denormal floats are 10-100x slower on CPUs (measured: tiny VAE decode 5 s -> 0.05 s); flushing
-        # them to zero changes nothing visible. Process-wide, so only here, at the command's entry point.
-        torch.set_flush_denormal(True)
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    pipe = _load_pipeline(model, wan_files, dtype, device, memory)
+    device = generation_device(device or share.default_device(torch.cuda.is_available()), memory)
+    pipe = load_pipeline(model, wan_files, device, memory, sampler)
     if share.context_parallel:
         start_context_parallel(share, pipe.transformer, device)
-    if sampler is not None:
-        pipe.scheduler = flow_scheduler(sampler, scheduler_shift(pipe.scheduler))
     input_size = _input_size(inputs)
     height, width = height or input_size[0] or pipe.config.default_height, width or input_size[1] or pipe.config.default_width
     if negative_prompt is not None and (scale := pipe.sampling_settings(guidance_scale=guidance)[1]) <= 1:
@@ -197,8 +163,7 @@ def generate(
     check_rotary_range(pipe.transformer.config, stride, latent_frame_count(frames or pipe.config.default_num_frames),
                        height, width)
     if mask_from is not None:  # the ellipses of the matte's latent frames, drawn on this clip's grid
-        (ellipses,) = fit_alpha_ellipses(read_matte(mask_from, luma_as_alpha), stride, mask_fit or pipe.config.mask_fit)
-        mask_tensor = render_ellipses(ellipses, height // stride, width // stride)
+        mask_tensor = matte_mask(pipe, mask_from, height, width, mask_fit, luma_as_alpha)
         frames = frames or 4 * (mask_tensor.shape[2] - 1) + 1
 
     if batch:
@@ -276,21 +241,3 @@ def _input_size(inputs: dict) -> tuple[int | None, int | None]:
             frames = getattr(inputs[name], "frames", inputs[name])
             return frames.shape[1], frames.shape[2]
     return None, None
-
-
-def _load_pipeline(model: Path | None, wan_files: WanAlphaFiles | None, dtype: torch.dtype, device: str,
-                   memory: MemorySettings) -> WanAlphaPipeline:
-    """A wan-alpha folder, or the real-scale model from Wan2.1 files (reports printed), placed per ``memory``."""
-    if wan_files is None:
-        check_config_keys(model)
-        with model_folder_errors(model):
-            pipe = WanAlphaPipeline.from_pretrained(model, dtype=dtype)
-    else:
-        # adapters merge where the DiT lives: on the GPU when every model goes there, else on the CPU
-        merge_device = device if memory.mode == "none" else None
-        with model_folder_errors(wan_files.model_dir):
-            pipe = WanAlphaPipeline.from_wan_files(**asdict(wan_files), dtype=dtype, merge_device=merge_device)
-        for report in pipe.load_reports:
-            print(report.summary(), file=sys.stderr)
-    apply_memory_settings(pipe, memory, device)
-    return pipe
