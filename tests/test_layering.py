@@ -3,9 +3,10 @@
 Layers, lowest first (a module may import its own package and lower layers, nothing else; packages of one layer
 are independent of each other):
 
-    errors < config < rgba < io < data | models | sampling < losses < pipelines < train < eval < cli | comfyui
+    errors < config < rgba < io < data | models | sampling < losses < pipelines < train < eval < app < cli | comfyui
 
-The ComfyUI nodes (``comfyui``) are an entry point for ComfyUI alone: no other part imports them.
+The ComfyUI nodes (``comfyui``) are an entry point for ComfyUI alone: no other part imports them. The web page
+(``app``) sits just under ``cli`` so that the ``app`` command can start it.
 
 Every import counts, at module level or inside a function: a function-local import does not make a cycle go away.
 """
@@ -19,7 +20,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wan_alpha"
 LAYERS = [("errors",), ("config",), ("rgba",), ("io",), ("data", "models", "sampling"), ("losses",), ("pipelines",),
-          ("train",), ("eval",), ("cli", "comfyui"), ("__main__",)]
+          ("train",), ("eval",), ("app",), ("cli", "comfyui"), ("__main__",)]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
 
@@ -111,7 +112,7 @@ for argv in commands:
     with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
         build_parser().parse_args(argv + ["--help"])
     assert "usage:" in out.getvalue(), argv
-heavy = sorted(m for m in ("torch", "diffusers", "transformers", "peft", "accelerate") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "diffusers", "transformers", "peft", "accelerate", "gradio") if m in sys.modules)
 print(len(commands), ",".join(heavy))
 """
 

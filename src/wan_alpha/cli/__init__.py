@@ -18,9 +18,9 @@ from collections.abc import Iterator
 
 from .. import __version__
 from ..errors import WanAlphaError, one_line
-from . import data_commands, eval_commands, generate_commands, io_commands, train_commands
+from . import app_commands, data_commands, eval_commands, generate_commands, io_commands, train_commands
 
-COMMAND_MODULES = [io_commands, data_commands, train_commands, generate_commands, eval_commands]
+COMMAND_MODULES = [io_commands, data_commands, train_commands, generate_commands, eval_commands, app_commands]
 EXIT_USER_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_BROKEN_PIPE = 2, 130, 143, 141
 _GIB = 1024**3
 

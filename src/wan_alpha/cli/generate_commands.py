@@ -86,7 +86,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-existing", action="store_true",
                    help="with --prompts-file: leave out prompts whose output exists (resume an interrupted batch)")
     _add_beyond_text(p)
-    _add_realscale(p)
+    add_realscale(p)
     p.set_defaults(func=_generate)
 
 
@@ -111,7 +111,7 @@ def _add_beyond_text(p: argparse.ArgumentParser) -> None:
                    help="with --extend: the clip's last N frames (1 + 4k) the continuation starts from (default 5)")
 
 
-def _add_realscale(p: argparse.ArgumentParser) -> None:
+def add_realscale(p: argparse.ArgumentParser) -> None:
     """Real-scale model from local Wan2.1 + Wan-Alpha files, and GPU memory options (docs/gpu.md)."""
     g = p.add_argument_group("real-scale model from local files (instead of --model)")
     g.add_argument("--model-dir", metavar="DIR", help="Wan2.1-T2V-14B folder, diffusers or original layout")
@@ -154,7 +154,7 @@ def _generate(args: argparse.Namespace) -> int:
         mask=args.mask, mask_from=args.mask_from, luma_as_alpha=args.luma_as_alpha, mu=args.shift_mean, sampler=args.sampler, mask_fit=args.mask_fit,
         preview=args.preview, format=args.format, write_options=write_options(args), overwrite=args.overwrite,
         skip_existing=args.skip_existing,
-        wan_files=_wan_files(args), memory=_memory(args), context_parallel=args.context_parallel, image=args.image,
+        wan_files=wan_files(args), memory=memory_settings(args), context_parallel=args.context_parallel, image=args.image,
         image_alpha=args.image_alpha, opaque_image=args.opaque_image, last_image=args.last_image, loop=args.loop,
         video=args.video, strength=args.strength, extend=args.extend, context_frames=args.context_frames,
     )
@@ -163,7 +163,7 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wan_files(args: argparse.Namespace):
+def wan_files(args: argparse.Namespace):
     from ..pipelines import WanAlphaFiles
 
     flags = (args.vae_file, args.rgb_decoder, args.alpha_decoder, args.dora_file, args.distill_lora)
@@ -175,7 +175,7 @@ def _wan_files(args: argparse.Namespace):
                          args.distill_strength, args.rgb_decoder, args.alpha_decoder)
 
 
-def _memory(args: argparse.Namespace):
+def memory_settings(args: argparse.Namespace):
     from ..pipelines.memory import MemorySettings
 
     given = dict(mode=args.offload, tiling=args.vae_tiling or None, compile=args.compile or None,

@@ -1,0 +1,173 @@
+"""What one press of *Generate* does, without the page: read the request, run the loaded pipeline with progress,
+write the clip in the chosen formats plus the two animated WebPs the page shows (the clip, its alpha matte)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import WanAlphaError
+from ..io import FORMATS, RGBAVideo, write_video
+from ..io.masks import load_mask
+from ..pipelines import WanAlphaFiles, WanAlphaPipeline, check_video_size
+from ..pipelines.loading import check_model_choice, generation_device, load_pipeline, matte_mask
+from ..pipelines.memory import MemorySettings
+from ..rgba import Ellipse
+
+DOWNLOAD_FORMATS = tuple(name for name, f in FORMATS.items() if f.write is not None and not f.directory)
+"""Every format io/ writes, as one downloadable file each (the PNG-sequence folder is offered as its zip)."""
+
+PLACEMENTS = ("ellipse", "alpha video", "mask file")
+"""Where the object goes: a (moving) ellipse, ellipses fitted to an uploaded alpha video, or an uploaded mask file."""
+
+Progress = Callable[[float, str], None]
+"""``progress(fraction done in [0, 1], what is running)``."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One press of *Generate*: ``prompts`` one clip each (seeds ``seed``, ``seed + 1``, ...); ``ellipse_end``
+    makes the ellipse move; ``upload`` is the alpha video or mask file of the other placements."""
+
+    prompts: tuple[str, ...]
+    seed: int
+    steps: int
+    guidance: float
+    frames: int
+    width: int
+    height: int
+    fps: float
+    formats: tuple[str, ...]
+    placement: str = "ellipse"
+    ellipse: Ellipse | None = None
+    ellipse_end: Ellipse | None = None
+    upload: str | os.PathLike | None = None
+    negative_prompt: str | None = None
+
+
+@dataclass
+class Clip:
+    """One generated clip: its prompt and seed, the file per format, and the WebPs the page shows."""
+
+    prompt: str
+    seed: int
+    files: dict[str, Path] = field(default_factory=dict)
+    display: Path | None = None
+    matte: Path | None = None
+
+
+def read_prompts_box(text: str) -> tuple[str, ...]:
+    """The prompts of the page's text box: one per non-empty line."""
+    prompts = tuple(line.strip() for line in (text or "").splitlines() if line.strip())
+    if not prompts:
+        raise WanAlphaError("no prompt given: type what to generate (one prompt per line for several clips)")
+    return prompts
+
+
+def _whole(name: str, value: float) -> int:
+    """The page's number fields arrive as floats: refuse fractions rather than round them silently."""
+    if value is None or not math.isfinite(value) or value != int(value):
+        raise WanAlphaError(f"{name} must be a whole number, got {value}")
+    return int(value)
+
+
+class AppModel:
+    """The pipeline the app serves, loaded once (the embedded model, ``model`` or ``wan_files``), and the
+    defaults its page starts from."""
+
+    def __init__(self, model: str | os.PathLike | None = None, wan_files: WanAlphaFiles | None = None,
+                 device: str | None = None, memory: MemorySettings | None = None, sampler: str | None = None) -> None:
+        folder = check_model_choice(model, wan_files)
+        memory = memory or MemorySettings()
+        self.device = generation_device(device, memory)
+        self.pipe: WanAlphaPipeline = load_pipeline(folder, wan_files, self.device, memory, sampler)
+        self.name = folder.name if folder is not None else Path(wan_files.model_dir).name
+
+    @property
+    def size_multiple(self) -> int:
+        """Frame sizes must be multiples of this (VAE stride x DiT patch)."""
+        return self.pipe.vae.spatial_stride * self.pipe.transformer.config.patch_size[1]
+
+    def request(self, prompts: str, seed: float, steps: float, guidance: float, frames: float, width: float,
+                height: float, fps: float, formats: list[str], placement: str, ellipse: Ellipse | None,
+                ellipse_end: Ellipse | None, upload: str | os.PathLike | None,
+                negative_prompt: str | None = None) -> Request:
+        """The page's raw values as a checked :class:`Request` (every message names the field and the fix)."""
+        if placement not in PLACEMENTS:
+            raise WanAlphaError(f"unknown placement {placement!r}: choose one of {', '.join(PLACEMENTS)}")
+        if placement != "ellipse" and upload is None:
+            raise WanAlphaError(f"placement '{placement}' needs a file: upload the {placement}, or choose 'ellipse'")
+        formats = tuple(formats or ())
+        if not formats:
+            raise WanAlphaError("no output format chosen: tick at least one (webm plays in browsers)")
+        unknown = [f for f in formats if f not in DOWNLOAD_FORMATS]
+        if unknown:
+            raise WanAlphaError(f"unknown format {unknown[0]!r}: choose from {', '.join(DOWNLOAD_FORMATS)}")
+        if not (fps and math.isfinite(fps) and fps > 0):
+            raise WanAlphaError(f"fps must be a positive number, got {fps}")
+        request = Request(
+            prompts=read_prompts_box(prompts), seed=_whole("seed", seed), steps=_whole("steps", steps),
+            guidance=float(guidance), frames=_whole("frames", frames), width=_whole("width", width),
+            height=_whole("height", height), fps=float(fps), formats=formats, placement=placement,
+            ellipse=ellipse if placement == "ellipse" else None,
+            ellipse_end=ellipse_end if placement == "ellipse" else None,
+            upload=None if placement == "ellipse" else upload, negative_prompt=negative_prompt or None,
+        )
+        check_video_size(request.height, request.width, request.frames, self.pipe.transformer.config.patch_size[1],
+                         self.pipe.vae.spatial_stride)
+        return request
+
+    def generate(self, request: Request, folder: Path, progress: Progress) -> list[Clip]:
+        """Generate every prompt of ``request`` into ``folder`` (which must exist and be empty of these names)."""
+        mask = None
+        if request.placement == "alpha video":
+            progress(0.0, "fitting ellipses to the alpha video")
+            mask = matte_mask(self.pipe, request.upload, request.height, request.width)
+        elif request.placement == "mask file":
+            mask = load_mask(request.upload)
+        seeds = torch.Generator(device=self.pipe._execution_device)
+        clips = []
+        share = 1.0 / len(request.prompts)
+        for i, prompt in enumerate(request.prompts):
+            done = i * share
+            label = f"clip {i + 1}/{len(request.prompts)}: " if len(request.prompts) > 1 else ""
+            steps = request.steps
+
+            def on_step(pipe, step, timestep, tensors, done=done, label=label, steps=steps):
+                # sampling is ~90% of a clip; the VAE decodes right after the last step
+                progress(done + share * 0.9 * (step + 1) / steps,
+                         f"{label}decoding" if step + 1 == steps else f"{label}sampling step {step + 2}/{steps}")
+                return {}
+
+            progress(done, f"{label}sampling step 1/{steps}")
+            result = self.pipe(
+                prompt, negative_prompt=request.negative_prompt, height=request.height, width=request.width,
+                num_frames=request.frames, num_inference_steps=steps, guidance_scale=request.guidance,
+                generator=seeds.manual_seed(request.seed + i), mask=mask, ellipse=request.ellipse,
+                ellipse_end=request.ellipse_end, callback_on_step_end=on_step,
+            )
+            video = RGBAVideo(result.videos[0].frames, request.fps)
+            progress(done + share * 0.9, f"{label}writing {', '.join(request.formats)}")
+            clips.append(_write(video, prompt, request.seed + i, request.formats,
+                                folder / f"clip{i + 1:02d}-seed{request.seed + i}"))
+        progress(1.0, "done")
+        return clips
+
+
+def _write(video: RGBAVideo, prompt: str, seed: int, formats: tuple[str, ...], stem: Path) -> Clip:
+    """``video`` in each of ``formats``, plus the page's lossless WebP of it and an opaque one of its alpha."""
+    clip = Clip(prompt, seed)
+    for name in formats:
+        extension = FORMATS[name].extensions[0] if FORMATS[name].extensions else ".mov"  # mov-png: a .mov
+        clip.files[name] = write_video(stem.with_name(f"{stem.name}-{name}{extension}"), video, format=name)
+    clip.display = write_video(stem.with_name(f"{stem.name}-display.webp"), video)
+    grey = np.repeat(video.alpha[..., None], 3, axis=-1)
+    matte = RGBAVideo(np.concatenate([grey, np.full_like(grey[..., :1], 255)], axis=-1), video.fps)
+    clip.matte = write_video(stem.with_name(f"{stem.name}-matte.webp"), matte)
+    return clip

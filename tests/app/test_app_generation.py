@@ -1,0 +1,117 @@
+"""What the web app's *Generate* runs, without a browser: the page's values checked into a request, progress through
+sampling and decoding, every download format written with its alpha, and the three placements."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from tests.pipelines.conftest import wan_files  # noqa: F401  (the tiny Wan2.1 + Wan-Alpha files fixture)
+from wan_alpha.app.generation import DOWNLOAD_FORMATS, AppModel
+from wan_alpha.errors import WanAlphaError
+from wan_alpha.io import FORMATS, read_video
+from wan_alpha.pipelines import WanAlphaFiles
+from wan_alpha.rgba import Ellipse
+
+LEFT = Ellipse(0.25, 0.5, 0.35, 0.6)
+
+
+@pytest.fixture(scope="module")
+def app_model(one_thread):
+    return AppModel()  # the embedded model, as `wan-alpha app` without --model
+
+
+def page_values(**changes):
+    """The page's values as they arrive from the browser (numbers as floats), 5 frames of 64x64."""
+    values = dict(prompts="a red apple", seed=0.0, steps=4.0, guidance=1.0, frames=5.0, width=64.0, height=64.0,
+                  fps=8.0, formats=["webp"], placement="ellipse", ellipse=LEFT, ellipse_end=None, upload=None)
+    return {**values, **changes}
+
+
+def test_every_format_written_with_its_alpha_and_progress_through_decoding(app_model, tmp_path):
+    request = app_model.request(**page_values(formats=list(DOWNLOAD_FORMATS), fps=12.0))
+    seen = []
+    (clip,) = app_model.generate(request, tmp_path, lambda done, what: seen.append((done, what)))
+    assert set(clip.files) == set(DOWNLOAD_FORMATS) == {n for n, f in FORMATS.items() if f.write and not f.directory}
+    shown = read_video(clip.display)
+    alpha = shown.alpha
+    assert shown.frames.shape == (5, 64, 64, 4) and shown.fps == pytest.approx(12.0)
+    assert 0 < (alpha > 127).mean() < 0.9  # a real matte: neither empty nor full
+    for name, path in clip.files.items():
+        written = read_video(path, format=name)
+        assert written.frames.shape == shown.frames.shape, name
+        tolerance = 255 if name == "gif" else 8  # GIF stores 1-bit alpha; the rest 8 or 10 bits (VP9/ProRes lossy)
+        assert np.abs(written.alpha.astype(int) - alpha).mean() < (tolerance / 4 if name == "gif" else tolerance), name
+    matte = read_video(clip.matte)
+    assert (matte.alpha == 255).all() and np.array_equal(matte.rgb[..., 0], alpha)  # opaque grey = the alpha
+    fractions = [done for done, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    steps = [what for _, what in seen]
+    assert "sampling step 4/4" in steps and "decoding" in steps and any(s.startswith("writing") for s in steps)
+    assert steps.index("decoding") > steps.index("sampling step 4/4")
+
+
+def test_several_prompts_get_one_clip_each_with_consecutive_seeds(app_model, tmp_path):
+    request = app_model.request(**page_values(prompts="a red apple\n\n  a blue ball \n", seed=7.0))
+    clips = app_model.generate(request, tmp_path, lambda done, what: None)
+    assert [(c.prompt, c.seed) for c in clips] == [("a red apple", 7), ("a blue ball", 8)]
+    assert len({c.files["webp"] for c in clips}) == 2
+
+
+def test_alpha_video_and_mask_file_placements_steer_the_object(app_model, tmp_path):
+    def one_clip(request, folder):
+        (tmp_path / folder).mkdir()
+        (clip,) = app_model.generate(request, tmp_path / folder, lambda *_: None)
+        return clip
+
+    left = one_clip(app_model.request(**page_values()), "ellipse")
+    fitted = app_model.request(**page_values(placement="alpha video", upload=str(left.files["webp"]),
+                                             ellipse=Ellipse(0.75, 0.5, 0.35, 0.6)))
+    assert fitted.ellipse is None  # the uploaded alpha decides, not the sliders
+    again = one_clip(fitted, "fitted")
+    mask = tmp_path / "right.npy"
+    grid = np.zeros((2, 8, 8), np.float32)
+    grid[:, 2:6, 5:8] = 1.0  # object on the right of the latent grid
+    np.save(mask, grid)
+    right = one_clip(app_model.request(**page_values(placement="mask file", upload=str(mask))), "mask")
+
+    def centroid_x(clip):
+        alpha = read_video(clip.display).alpha.astype(np.float64)
+        return (alpha.sum(axis=(0, 1)) * (np.arange(alpha.shape[2]) + 0.5)).sum() / alpha.sum() / alpha.shape[2]
+
+    assert centroid_x(again) < 0.5 < centroid_x(right)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(prompts=" \n "), "no prompt given"),
+    (dict(formats=[]), "no output format chosen"),
+    (dict(formats=["png"]), "unknown format 'png'"),
+    (dict(frames=6.0), "6 frames"),
+    (dict(width=72.0), "not a multiple of 16"),
+    (dict(steps=2.5), "steps must be a whole number"),
+    (dict(fps=0.0), "fps must be a positive number"),
+    (dict(placement="mask file"), "needs a file"),
+    (dict(placement="somewhere"), "unknown placement"),
+])
+def test_bad_page_values_are_refused_with_the_fix(app_model, changes, message):
+    with pytest.raises(WanAlphaError, match=message):
+        app_model.request(**page_values(**changes))
+
+
+def test_model_choice_is_checked_before_loading(tmp_path):
+    with pytest.raises(WanAlphaError, match="not both"):
+        AppModel(tmp_path, WanAlphaFiles(tmp_path, tmp_path / "decoder.bin"))
+    with pytest.raises(WanAlphaError, match="--vae-file .* does not exist"):
+        AppModel(wan_files=WanAlphaFiles(tmp_path, tmp_path / "decoder.bin"))
+
+
+def test_real_scale_files_load_as_the_cli_loads_them(wan_files, tmp_path, one_thread):  # noqa: F811
+    root, _ = wan_files
+    save_file({"blocks.0.self_attn.q.lora_down.weight": torch.randn(2, 32) * 0.01,
+               "blocks.0.self_attn.q.lora_up.weight": torch.randn(32, 2) * 0.01}, tmp_path / "distill.safetensors")
+    model = AppModel(wan_files=WanAlphaFiles(root, root / "decoder.safetensors", root / "t2v.safetensors",
+                                             distill_lora=tmp_path / "distill.safetensors"))
+    assert model.pipe.config.num_inference_steps == 4 and model.size_multiple == 16  # the distill recipe
+    request = model.request(**page_values(width=32.0, height=32.0, steps=float(model.pipe.config.num_inference_steps)))
+    (clip,) = model.generate(request, tmp_path, lambda *_: None)
+    assert read_video(clip.files["webp"]).frames.shape == (5, 32, 32, 4)
