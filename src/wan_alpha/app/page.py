@@ -18,13 +18,14 @@ from .canvas import CANVAS_TO_SLIDERS_JS, END, SLIDERS_TO_CANVAS_JS, START, canv
 from .generation import DOWNLOAD_FORMATS, PLACEMENTS, AppModel, Clip
 
 DEFAULT_BACKGROUND = "#2e8b57"
-RESULT_HEIGHT = 300  # pixels; small clips are scaled up (pixelated, not blurred)
+RESULT_MAX_HEIGHT = 480  # pixels; the results fill the width of their column
 CSS = f"""
 :root {{ --wan-alpha-background: {DEFAULT_BACKGROUND}; }}
 #result-checker img {{ background: repeating-conic-gradient(#bbbbbb 0% 25%, #eeeeee 0% 50%) 0 0 / 16px 16px; }}
 #result-colour img {{ background: var(--wan-alpha-background); }}
-#result-checker img, #result-colour img, #result-matte img {{
-  height: 100%; width: auto; max-width: 100%; object-fit: contain; image-rendering: pixelated; }}
+#result-checker .image-frame, #result-colour .image-frame, #result-matte .image-frame {{ width: 100%; }}
+#result-checker img, #result-colour img, #result-matte img {{  /* scaled to the column's width, pixels kept sharp */
+  width: 100%; height: auto; max-height: {RESULT_MAX_HEIGHT}px; object-fit: contain; image-rendering: pixelated; }}
 """
 SET_BACKGROUND_JS = "(c) => { document.documentElement.style.setProperty('--wan-alpha-background', c); }"
 
@@ -77,11 +78,11 @@ def build_app(model: AppModel, workdir: str | os.PathLike) -> gr.Blocks:
             with gr.Column(scale=2, min_width=400):
                 with gr.Row():
                     over_checker = gr.Image(label="Over a checkerboard", type="filepath", interactive=False,
-                                            height=RESULT_HEIGHT, elem_id="result-checker")
+                                            elem_id="result-checker")
                     over_colour = gr.Image(label="Over the colour", type="filepath", interactive=False,
-                                           height=RESULT_HEIGHT, elem_id="result-colour")
+                                           elem_id="result-colour")
                     matte = gr.Image(label="Alpha matte", type="filepath", interactive=False,
-                                     height=RESULT_HEIGHT, elem_id="result-matte")
+                                     elem_id="result-matte")
                 background = gr.ColorPicker(value=DEFAULT_BACKGROUND, label="Background colour", elem_id="background")
                 shown = gr.Dropdown(label="Clip", choices=[], visible=False, elem_id="shown")
                 with gr.Row():
