@@ -55,4 +55,5 @@ def test_wheel_ships_configs_and_nested_assets(tmp_path):
     workflows = (SOURCE / "comfyui" / "example_workflows").glob("*.json")
     expected |= {f"wan_alpha/comfyui/example_workflows/{p.name}" for p in workflows}
     expected.add("wan_alpha/io/web/player.html")
+    expected |= {f"wan_alpha/app/{p.name}" for p in (SOURCE / "app").glob("*.js")}  # the web app's canvas script
     assert expected <= names, sorted(expected - names)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.app.alpha import centroid_x
 from wan_alpha.io import read_video
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
@@ -130,11 +131,6 @@ def generate_and_download(driver) -> np.ndarray:
     video = read_video(path)
     assert video.frames.shape == (5, SIZE[1], SIZE[0], 4)
     return video.alpha
-
-
-def centroid_x(alpha: np.ndarray) -> float:
-    weights = alpha.astype(np.float64).sum(axis=(0, 1))
-    return float((weights * (np.arange(alpha.shape[2]) + 0.5)).sum() / weights.sum() / alpha.shape[2])
 
 
 def test_generate_in_the_browser_places_the_subject_where_the_ellipse_is(app_url, browser):

@@ -6,6 +6,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from tests.app.alpha import centroid_x
 from tests.pipelines.conftest import wan_files  # noqa: F401  (the tiny Wan2.1 + Wan-Alpha files fixture)
 from wan_alpha.app.generation import DOWNLOAD_FORMATS, AppModel
 from wan_alpha.errors import WanAlphaError
@@ -75,11 +76,14 @@ def test_alpha_video_and_mask_file_placements_steer_the_object(app_model, tmp_pa
     np.save(mask, grid)
     right = one_clip(app_model.request(**page_values(placement="mask file", upload=str(mask))), "mask")
 
-    def centroid_x(clip):
-        alpha = read_video(clip.display).alpha.astype(np.float64)
-        return (alpha.sum(axis=(0, 1)) * (np.arange(alpha.shape[2]) + 0.5)).sum() / alpha.sum() / alpha.shape[2]
+    assert centroid_x(read_video(again.display).alpha) < 0.5 < centroid_x(read_video(right.display).alpha)
 
-    assert centroid_x(again) < 0.5 < centroid_x(right)
+
+def test_end_ellipse_moves_the_object_over_the_clip(app_model, tmp_path):
+    request = app_model.request(**page_values(frames=9.0, ellipse_end=Ellipse(0.75, 0.5, 0.35, 0.6)))
+    (clip,) = app_model.generate(request, tmp_path, lambda *_: None)
+    alpha = read_video(clip.display).alpha
+    assert centroid_x(alpha[:1]) < 0.45 < 0.55 < centroid_x(alpha[-1:])
 
 
 @pytest.mark.parametrize("changes, message", [
