@@ -1,6 +1,6 @@
 """``wan-alpha app`` in a real browser (Debian's chromium + chromedriver through selenium): start the command on a
-free port, type a prompt, drag the ellipse on the canvas, generate, download, and check the downloaded clip's alpha;
-then move the ellipse to the right with its slider and check the subject moved.
+free port, type a prompt, drag the ellipse on the canvas and draw a new one, generate, download, and check the
+downloaded clip's alpha; then move the ellipse to the right with its slider and check the subject moved.
 
 ``WAN_ALPHA_APP_SCREENSHOT=docs/app.png`` also saves a screenshot of the page with the clip (the README's).
 """
@@ -153,6 +153,13 @@ def test_generate_in_the_browser_places_the_subject_where_the_ellipse_is(app_url
     ActionChains(browser).move_to_element(canvas).click_and_hold().move_by_offset(
         -canvas.size["width"] // 4, 0).release().perform()
     wait_for(lambda: abs(number(browser, "start-cx") - 0.25) < 0.02, what="the centre slider to follow the drag")
+    # drag where there is no ellipse: that draws a new one spanning the drag, here (0.05, 0.1) to (0.45, 0.9)
+    width, height = canvas.size["width"], canvas.size["height"]
+    ActionChains(browser).move_to_element_with_offset(canvas, int(-0.45 * width), int(-0.4 * height)).click_and_hold(
+        ).move_by_offset(int(0.4 * width), int(0.8 * height)).release().perform()
+    wait_for(lambda: abs(number(browser, "start-w") - 0.4) < 0.03 and abs(number(browser, "start-h") - 0.8) < 0.03,
+             what="the size sliders to follow the drawn ellipse")
+    assert abs(number(browser, "start-cx") - 0.25) < 0.03 and abs(number(browser, "start-cy") - 0.5) < 0.03
     assert canvas_blue_centroid_x(browser) < 0.4
     left = generate_and_download(browser)
     assert 0.005 < (left > 127).mean() < 0.9 and left.min() < 64 and left.max() > 191  # a real alpha channel

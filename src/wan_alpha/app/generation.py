@@ -78,8 +78,8 @@ def _whole(name: str, value: float) -> int:
 
 
 class AppModel:
-    """The pipeline the app serves, loaded once (the embedded model, ``model`` or ``wan_files``), and the
-    defaults its page starts from."""
+    """The pipeline the app serves, loaded once (the embedded model, ``model`` or ``wan_files``) on ``device``
+    as ``memory`` says; the page's defaults are its config's."""
 
     def __init__(self, model: str | os.PathLike | None = None, wan_files: WanAlphaFiles | None = None,
                  device: str | None = None, memory: MemorySettings | None = None, sampler: str | None = None) -> None:
