@@ -9,10 +9,10 @@ from typing import Any
 import gradio as gr
 
 from ..rgba import Ellipse
+from ..sampling import DEFAULT_ELLIPSE
 
-START = Ellipse(0.5, 0.5, 0.5, 0.5)
-END = Ellipse(0.75, 0.5, 0.4, 0.5)
-ELLIPSE_FIELDS = ("cx", "cy", "w", "h", "angle")
+START = DEFAULT_ELLIPSE  # what generate uses without --ellipse
+END = Ellipse(0.75, 0.5, 0.4, 0.5)  # where a new motion goes first: to the right
 
 TEMPLATE = """
 <div class="ellipse-editor">
