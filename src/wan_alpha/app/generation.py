@@ -17,7 +17,7 @@ from ..io import FORMATS, RGBAVideo, write_video
 from ..io.masks import load_mask
 from ..pipelines import WanAlphaFiles, WanAlphaPipeline, check_video_size
 from ..pipelines.loading import check_model_choice, generation_device, load_pipeline, matte_mask
-from ..pipelines.memory import MemorySettings
+from ..pipelines.memory import MemorySettings, check_fits, estimate_memory
 from ..rgba import Ellipse
 
 DOWNLOAD_FORMATS = tuple(name for name, f in FORMATS.items() if f.write is not None and not f.directory)
@@ -84,9 +84,9 @@ class AppModel:
     def __init__(self, model: str | os.PathLike | None = None, wan_files: WanAlphaFiles | None = None,
                  device: str | None = None, memory: MemorySettings | None = None, sampler: str | None = None) -> None:
         folder = check_model_choice(model, wan_files)
-        memory = memory or MemorySettings()
-        self.device = generation_device(device, memory)
-        self.pipe: WanAlphaPipeline = load_pipeline(folder, wan_files, self.device, memory, sampler)
+        self.memory = memory or MemorySettings()
+        self.device = generation_device(device, self.memory)
+        self.pipe: WanAlphaPipeline = load_pipeline(folder, wan_files, self.device, self.memory, sampler)
         self.name = folder.name if folder is not None else Path(wan_files.model_dir).name
 
     @property
@@ -121,6 +121,8 @@ class AppModel:
         )
         check_video_size(request.height, request.width, request.frames, self.pipe.transformer.config.patch_size[1],
                          self.pipe.vae.spatial_stride)
+        # a clip too big for the GPU is refused up front, naming the fix (a no-op on the CPU)
+        check_fits(estimate_memory(self.pipe, request.frames, request.height, request.width, self.memory), self.device)
         return request
 
     def generate(self, request: Request, folder: Path, progress: Progress) -> list[Clip]:
