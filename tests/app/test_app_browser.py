@@ -142,7 +142,8 @@ def test_generate_in_the_browser_places_the_subject_where_the_ellipse_is(app_url
     for close in browser.find_elements(By.CSS_SELECTOR, ".toast-close"):
         close.click()
 
-    browser.find_element(By.CSS_SELECTOR, "#prompt textarea").send_keys("a red balloon floating up, transparent background")
+    prompt = browser.find_element(By.CSS_SELECTOR, "#prompt textarea")
+    prompt.send_keys("a red balloon floating up, transparent background")
     type_number(browser, "frames", 5)
     type_number(browser, "width", SIZE[0])
     type_number(browser, "height", SIZE[1])
