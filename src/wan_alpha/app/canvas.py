@@ -16,7 +16,8 @@ END = Ellipse(0.75, 0.5, 0.4, 0.5)  # where a new motion goes first: to the righ
 
 TEMPLATE = """
 <div class="ellipse-editor">
-  <canvas width="320" height="320" title="drag inside an ellipse to move it, elsewhere to draw it; wheel turns it"></canvas>
+  <canvas width="320" height="320"
+          title="drag inside an ellipse to move it, elsewhere to draw it; the wheel turns it"></canvas>
   <div class="ellipse-editor-buttons">
     <button type="button" data-edit="start">edit start</button>
     <button type="button" data-edit="end">edit end</button>

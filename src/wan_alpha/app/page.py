@@ -69,10 +69,10 @@ def build_app(model: AppModel, workdir: str | os.PathLike) -> gr.Blocks:
                 canvas = ellipse_canvas(canvas_value(START, END, False, config.default_width, config.default_height),
                                        elem_id="ellipse-canvas")
                 moving = gr.Checkbox(label="Move to an end ellipse", value=False, elem_id="moving")
-                start_sliders, end_sliders = [], []
-                for sliders, ellipse, title in ((start_sliders, START, "Start ellipse"), (end_sliders, END, "End ellipse")):
-                    with gr.Accordion(title, open=ellipse is START):
-                        sliders += _ellipse_sliders(ellipse, "start" if ellipse is START else "end")
+                with gr.Accordion("Start ellipse", open=True):
+                    start_sliders = _ellipse_sliders(START, "start")
+                with gr.Accordion("End ellipse", open=False):
+                    end_sliders = _ellipse_sliders(END, "end")
                 upload = gr.File(label="Alpha video (ellipses are fitted to its alpha) or mask file (.npy, .pt, "
                                  "grayscale video)", elem_id="upload")
             with gr.Column(scale=2, min_width=400):
