@@ -1,6 +1,7 @@
 """``wan-alpha app`` in a real browser (Debian's chromium + chromedriver through selenium): start the command on a
 free port, type a prompt, drag the ellipse on the canvas and draw a new one, generate, download, and check the
-downloaded clip's alpha; then move the ellipse to the right with its slider and check the subject moved.
+downloaded clip's alpha; then move the ellipse to the right with its slider and check the subject moved; last,
+draw an end ellipse for motion.
 
 ``WAN_ALPHA_APP_SCREENSHOT=docs/app.png`` also saves a screenshot of the page with the clip (the README's).
 """
@@ -176,3 +177,14 @@ def test_generate_in_the_browser_places_the_subject_where_the_ellipse_is(app_url
         time.sleep(1)  # let the animated WebPs play a frame or two
         Path(shot).parent.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(shot)
+
+    # motion: tick "move", pick the end ellipse and draw it in the lower left corner; its sliders follow
+    browser.find_element(By.CSS_SELECTOR, "#moving input").click()
+    wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#ellipse-canvas button[data-edit=end]").is_displayed(),
+             what="the end ellipse's button")
+    browser.find_element(By.CSS_SELECTOR, "#ellipse-canvas button[data-edit=end]").click()
+    ActionChains(browser).move_to_element_with_offset(canvas, int(-0.45 * width), int(0.2 * height)).click_and_hold(
+        ).move_by_offset(int(0.3 * width), int(0.25 * height)).release().perform()
+    wait_for(lambda: abs(number(browser, "end-cx") - 0.2) < 0.03 and abs(number(browser, "end-cy") - 0.825) < 0.03,
+             what="the end ellipse's sliders to follow the drawing")
+    assert abs(number(browser, "start-cx") - 0.75) < 0.02  # the start ellipse stayed where it was

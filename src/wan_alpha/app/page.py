@@ -71,7 +71,7 @@ def build_app(model: AppModel, workdir: str | os.PathLike) -> gr.Blocks:
                 moving = gr.Checkbox(label="Move to an end ellipse", value=False, elem_id="moving")
                 with gr.Accordion("Start ellipse", open=True):
                     start_sliders = _ellipse_sliders(START, "start")
-                with gr.Accordion("End ellipse", open=False):
+                with gr.Accordion("End ellipse", open=False) as end_accordion:
                     end_sliders = _ellipse_sliders(END, "end")
                 upload = gr.File(label="Alpha video (ellipses are fitted to its alpha) or mask file (.npy, .pt, "
                                  "grayscale video)", elem_id="upload")
@@ -95,6 +95,7 @@ def build_app(model: AppModel, workdir: str | os.PathLike) -> gr.Blocks:
             control.input(None, [*ellipse_inputs, canvas], canvas, js=SLIDERS_TO_CANVAS_JS)
         canvas.edit(None, canvas, [*start_sliders, *end_sliders, moving], js=CANVAS_TO_SLIDERS_JS)
         background.input(None, background, None, js=SET_BACKGROUND_JS)
+        moving.input(lambda is_moving: gr.Accordion(open=is_moving), moving, end_accordion, queue=False)
 
         def show(clips: list[Clip], label: str | None):
             labels = [_clip_label(i, c) for i, c in enumerate(clips)]
