@@ -135,32 +135,51 @@ class AppModel:
             mask = load_mask(request.upload)
         seeds = torch.Generator(device=self.pipe._execution_device)
         clips = []
-        share = 1.0 / len(request.prompts)
         for i, prompt in enumerate(request.prompts):
-            done = i * share
-            label = f"clip {i + 1}/{len(request.prompts)}: " if len(request.prompts) > 1 else ""
-            steps = request.steps
-
-            def on_step(pipe, step, timestep, tensors, done=done, label=label, steps=steps):
-                # sampling is ~90% of a clip; the VAE decodes right after the last step
-                progress(done + share * 0.9 * (step + 1) / steps,
-                         f"{label}decoding" if step + 1 == steps else f"{label}sampling step {step + 2}/{steps}")
-                return {}
-
-            progress(done, f"{label}sampling step 1/{steps}")
-            result = self.pipe(
-                prompt, negative_prompt=request.negative_prompt, height=request.height, width=request.width,
-                num_frames=request.frames, num_inference_steps=steps, guidance_scale=request.guidance,
-                generator=seeds.manual_seed(request.seed + i), mask=mask, ellipse=request.ellipse,
-                ellipse_end=request.ellipse_end, callback_on_step_end=on_step,
-            )
+            stage = _ClipProgress(progress, i, len(request.prompts), request.steps)
+            with self.pipe.vae.on_decoder_call(stage.decoded):
+                result = self.pipe(
+                    prompt, negative_prompt=request.negative_prompt, height=request.height, width=request.width,
+                    num_frames=request.frames, num_inference_steps=request.steps, guidance_scale=request.guidance,
+                    generator=seeds.manual_seed(request.seed + i), mask=mask, ellipse=request.ellipse,
+                    ellipse_end=request.ellipse_end, callback_on_step_end=stage.sampled,
+                )
             video = RGBAVideo(result.videos[0].frames, request.fps)
-            progress(done + share * 0.9, f"{label}writing {', '.join(request.formats)}")
+            stage.report(0.95, f"writing {', '.join(request.formats)}")
             clips.append(_write(video, prompt, request.seed + i, request.formats,
                                 folder / f"clip{i + 1:02d}-seed{request.seed + i}"))
         progress(1.0, "done")
         return clips
 
+
+class _ClipProgress:
+    """Progress through clip ``index`` of ``count``: its sampling steps fill the first half of its share, the
+    decoder passes (as many as :meth:`~wan_alpha.models.rgba_vae.RGBAVAE.decoder_calls` counts) the rest up to 95%,
+    the writing the last 5%. Decoding takes longer than sampling at few steps, so both have their own count."""
+
+    def __init__(self, progress: Progress, index: int, count: int, steps: int) -> None:
+        self.progress, self.steps = progress, steps
+        self.start, self.share = index / count, 1 / count
+        self.label = f"clip {index + 1}/{count}: " if count > 1 else ""
+        self.passes, self.total_passes = 0, 1
+        self.report(0.0, f"sampling step 1/{steps}")
+
+    def report(self, fraction: float, what: str) -> None:
+        self.progress(self.start + self.share * fraction, self.label + what)
+
+    def sampled(self, pipe: WanAlphaPipeline, step: int, timestep: torch.Tensor, tensors: dict) -> dict:
+        """``callback_on_step_end``: the next step, or after the last one the decoding ahead."""
+        if step + 1 < self.steps:
+            self.report(0.5 * (step + 1) / self.steps, f"sampling step {step + 2}/{self.steps}")
+        else:
+            self.total_passes = pipe.vae.decoder_calls(tensors["latents"])
+            self.report(0.5, f"decoding 0/{self.total_passes}")
+        return {}
+
+    def decoded(self) -> None:
+        """After each decoder pass."""
+        self.passes += 1
+        self.report(0.5 + 0.45 * self.passes / self.total_passes, f"decoding {self.passes}/{self.total_passes}")
 
 def _write(video: RGBAVideo, prompt: str, seed: int, formats: tuple[str, ...], stem: Path) -> Clip:
     """``video`` in each of ``formats``, plus the page's lossless WebP of it and an opaque one of its alpha."""

@@ -106,7 +106,7 @@ def build_app(model: AppModel, workdir: str | os.PathLike) -> gr.Blocks:
 
         def run(text, negative_text, seed_value, steps_value, guidance_value, frames_value, fps_value, width_value,
                 height_value, chosen, where, upload_path, is_moving, *ellipse_values,
-                progress=gr.Progress(track_tqdm=True)):  # tqdm: the pipeline's own bars (sampling, decoding)
+                progress=gr.Progress()):  # fed per sampling step and per decoder pass (AppModel.generate)
             try:
                 start = Ellipse(*ellipse_values[:5])
                 end = Ellipse(*ellipse_values[5:]) if is_moving else None
