@@ -86,7 +86,11 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-existing", action="store_true",
                    help="with --prompts-file: leave out prompts whose output exists (resume an interrupted batch)")
     _add_beyond_text(p)
-    add_realscale(p)
+    add_realscale(p).add_argument(  # generate's alone: the app serves one device
+        "--context-parallel", action="store_true",
+        help="launched on several GPUs (torchrun --nproc_per_node N -m wan_alpha generate ...): split each "
+        "clip's DiT tokens across them (diffusers' Ulysses context parallelism) instead of giving each "
+        "GPU its own prompts")
     p.set_defaults(func=_generate)
 
 
@@ -111,8 +115,9 @@ def _add_beyond_text(p: argparse.ArgumentParser) -> None:
                    help="with --extend: the clip's last N frames (1 + 4k) the continuation starts from (default 5)")
 
 
-def add_realscale(p: argparse.ArgumentParser) -> None:
-    """Real-scale model from local Wan2.1 + Wan-Alpha files, and GPU memory options (docs/gpu.md)."""
+def add_realscale(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """Real-scale model from local Wan2.1 + Wan-Alpha files, and GPU memory options (docs/gpu.md); returns the
+    options' group."""
     g = p.add_argument_group("real-scale model from local files (instead of --model)")
     g.add_argument("--model-dir", metavar="DIR", help="Wan2.1-T2V-14B folder, diffusers or original layout")
     g.add_argument("--vae-file", metavar="F", help="Wan-Alpha VAE file (decoder.bin: fusion + decoder LoRA)")
@@ -138,10 +143,7 @@ def add_realscale(p: argparse.ArgumentParser) -> None:
                    help="VAE precision: fp32 as the reference decodes, bf16 faster (default: as loaded, fp32)")
     m.add_argument("--vae-tiling", action="store_true", help="decode in spatial tiles (less memory)")
     m.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks (slow first run)")
-    m.add_argument("--context-parallel", action="store_true",
-                   help="launched on several GPUs (torchrun --nproc_per_node N -m wan_alpha generate ...): split each "
-                   "clip's DiT tokens across them (diffusers' Ulysses context parallelism) instead of giving each "
-                   "GPU its own prompts")
+    return m
 
 
 def _generate(args: argparse.Namespace) -> int:
