@@ -14,7 +14,7 @@ import torch
 
 from tests.tiny import tiny_pipeline
 from wan_alpha.cli import build_parser, main
-from wan_alpha.cli.generate_commands import PRESET_CHOICES, QUANTIZE_CHOICES, _memory
+from wan_alpha.cli.generate_commands import PRESET_CHOICES, QUANTIZE_CHOICES, memory_settings
 from wan_alpha.cli.processes import ProcessShare, start_context_parallel
 from wan_alpha.errors import WanAlphaError
 from wan_alpha.io import read_video
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def memory(*flags):
-    return _memory(build_parser().parse_args(["generate", "p", "-o", "o.webm", *flags]))
+    return memory_settings(build_parser().parse_args(["generate", "p", "-o", "o.webm", *flags]))
 
 
 def test_flags_make_memory_settings():
