@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +21,8 @@ from ..pipelines.loading import check_model_choice, generation_device, load_pipe
 from ..pipelines.memory import MemorySettings, check_fits, estimate_memory
 from ..rgba import Ellipse
 
-DOWNLOAD_FORMATS = tuple(name for name, f in FORMATS.items() if f.write is not None and not f.directory)
-"""Every format io/ writes, as one downloadable file each (the PNG-sequence folder is offered as its zip)."""
+DOWNLOAD_FORMATS = tuple(name for name, f in FORMATS.items() if f.write is not None)
+"""Every format io/ writes, one downloadable file each (a folder format, such as the PNG sequence, as a zip of it)."""
 
 PLACEMENTS = ("ellipse", "alpha video", "mask file")
 """Where the object goes: a (moving) ellipse, ellipses fitted to an uploaded alpha video, or an uploaded mask file."""
@@ -185,8 +186,8 @@ def _write(video: RGBAVideo, prompt: str, seed: int, formats: tuple[str, ...], s
     """``video`` in each of ``formats``, plus the page's lossless WebP of it and an opaque one of its alpha."""
     clip = Clip(prompt, seed)
     for name in formats:
-        extension = FORMATS[name].extensions[0] if FORMATS[name].extensions else ".mov"  # mov-png: a .mov
-        clip.files[name] = write_video(stem.with_name(f"{stem.name}-{name}{extension}"), video, format=name)
+        written = write_video(stem.with_name(f"{stem.name}-{name}{FORMATS[name].suffix}"), video, format=name)
+        clip.files[name] = Path(shutil.make_archive(str(written), "zip", written)) if written.is_dir() else written
     clip.display = write_video(stem.with_name(f"{stem.name}-display.webp"), video)
     grey = np.repeat(video.alpha[..., None], 3, axis=-1)
     matte = RGBAVideo(np.concatenate([grey, np.full_like(grey[..., :1], 255)], axis=-1), video.fps)
