@@ -107,6 +107,15 @@ def number(driver, elem_id: str) -> float:
     return float(driver.find_element(By.CSS_SELECTOR, f"#{elem_id} input[type=number]").get_attribute("value"))
 
 
+def drag_on_canvas(driver, canvas, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Press at ``start`` and release at ``end`` (fractions of the canvas), as a mouse does."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    width, height = canvas.size["width"], canvas.size["height"]
+    ActionChains(driver).move_to_element_with_offset(
+        canvas, int((start[0] - 0.5) * width), int((start[1] - 0.5) * height)).click_and_hold().move_by_offset(
+        int((end[0] - start[0]) * width), int((end[1] - start[1]) * height)).release().perform()
+
+
 def canvas_blue_centroid_x(driver) -> float:
     """Where the start ellipse (drawn blue) is on the canvas, as a fraction of its width."""
     return driver.execute_script("""
@@ -152,13 +161,10 @@ def test_generate_in_the_browser_places_the_subject_where_the_ellipse_is(app_url
     wait_for(lambda: canvas.size["height"] < canvas.size["width"], what="the canvas to take the clip's aspect")
 
     # drag the ellipse from the centre a quarter of the frame to the left: the slider follows
-    ActionChains(browser).move_to_element(canvas).click_and_hold().move_by_offset(
-        -canvas.size["width"] // 4, 0).release().perform()
+    drag_on_canvas(browser, canvas, (0.5, 0.5), (0.25, 0.5))
     wait_for(lambda: abs(number(browser, "start-cx") - 0.25) < 0.02, what="the centre slider to follow the drag")
     # drag where there is no ellipse: that draws a new one spanning the drag, here (0.05, 0.1) to (0.45, 0.9)
-    width, height = canvas.size["width"], canvas.size["height"]
-    ActionChains(browser).move_to_element_with_offset(canvas, int(-0.45 * width), int(-0.4 * height)).click_and_hold(
-        ).move_by_offset(int(0.4 * width), int(0.8 * height)).release().perform()
+    drag_on_canvas(browser, canvas, (0.05, 0.1), (0.45, 0.9))
     wait_for(lambda: abs(number(browser, "start-w") - 0.4) < 0.03 and abs(number(browser, "start-h") - 0.8) < 0.03,
              what="the size sliders to follow the drawn ellipse")
     assert abs(number(browser, "start-cx") - 0.25) < 0.03 and abs(number(browser, "start-cy") - 0.5) < 0.03
@@ -183,8 +189,7 @@ def test_generate_in_the_browser_places_the_subject_where_the_ellipse_is(app_url
     wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#ellipse-canvas button[data-edit=end]").is_displayed(),
              what="the end ellipse's button")
     browser.find_element(By.CSS_SELECTOR, "#ellipse-canvas button[data-edit=end]").click()
-    ActionChains(browser).move_to_element_with_offset(canvas, int(-0.45 * width), int(0.2 * height)).click_and_hold(
-        ).move_by_offset(int(0.3 * width), int(0.25 * height)).release().perform()
+    drag_on_canvas(browser, canvas, (0.05, 0.7), (0.35, 0.95))
     wait_for(lambda: abs(number(browser, "end-cx") - 0.2) < 0.03 and abs(number(browser, "end-cy") - 0.825) < 0.03,
              what="the end ellipse's sliders to follow the drawing")
     assert abs(number(browser, "start-cx") - 0.75) < 0.02  # the start ellipse stayed where it was

@@ -97,7 +97,7 @@ def test_end_ellipse_moves_the_object_over_the_clip(app_model, tmp_path):
 @pytest.mark.parametrize("changes, message", [
     (dict(prompts=" \n "), "no prompt given"),
     (dict(formats=[]), "no output format chosen"),
-    (dict(formats=["png"]), "unknown format 'png'"),
+    (dict(formats=["avi"]), "unknown format 'avi'"),
     (dict(frames=6.0), "6 frames"),
     (dict(width=72.0), "not a multiple of 16"),
     (dict(steps=2.5), "steps must be a whole number"),
