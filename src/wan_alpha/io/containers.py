@@ -44,7 +44,7 @@ class Encoder:
     container_options: dict[str, str] = field(default_factory=dict)
 
 
-# crf 15 keeps the alpha error at <= 6/255 on soft test clips (SPEC section 8 measured 7/255 at crf 20);
+# crf 15 trades a few isolated alpha errors on edges for small files (bench/alpha_fidelity.py; crf 0: near-lossless);
 # b=0 selects constant-quality mode, cpu-used 4 + row-mt is ~2x faster than libvpx's default speed.
 VP9_ALPHA = Encoder(
     "libvpx-vp9",
