@@ -116,3 +116,16 @@ def test_peak_rss_on_every_bomb_stays_under_1_gb(bombs, tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0, stderr.read_text()[-2000:]
     assert "Traceback" not in stderr.read_text()
     assert usage.ru_maxrss < 1024**2, f"peak RSS {usage.ru_maxrss / 1024:.0f} MB"  # KiB: under 1 GB
+
+
+@pytest.mark.parametrize("fmt", ["spritesheet", "exr"])
+def test_folder_formats_check_their_headers_against_the_limits(cli, tmp_path, fmt):
+    """A sprite sheet's frame rectangles and an EXR's data window are sized before any pixel is decoded."""
+    from wan_alpha.io import RGBAVideo, write_video
+
+    clip = tmp_path / fmt
+    write_video(clip, RGBAVideo(inputs.rgba_frames(5, 16), 8.0), format=fmt)
+    assert cli("info", clip)[0] == 0
+    assert_refused(*cli("info", clip, "--max-pixels", "100")[:2], "frame size", "16x16", "--max-pixels")
+    assert_refused(*cli("convert", clip, "x.zip", "--max-frames", "3")[:2], "frame count", "--max-frames")
+    assert not (tmp_path / "x.zip").exists()
