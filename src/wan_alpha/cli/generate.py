@@ -16,7 +16,7 @@ from ..io import WriteOptions, check_writable, read_video, resolve_format, write
 from ..io.files import output_format
 from ..io.masks import load_mask
 from ..pipelines import WanAlphaFiles, check_sampling_settings, check_video_size
-from ..pipelines.conditioning import input_size, join_extension, read_inputs
+from ..pipelines.conditioning import DEFAULT_CONTEXT_FRAMES, input_size, join_extension, read_inputs
 from ..pipelines.loading import check_model_choice, generation_device, load_pipeline, matte_mask
 from ..pipelines.memory import MemorySettings, check_fits, describe_estimate, estimate_memory, peak_vram_gib
 from ..rgba import Ellipse, latent_frame_count
@@ -78,7 +78,7 @@ def generate(
     video: str | os.PathLike | None = None,
     strength: float | None = None,
     extend: str | os.PathLike | None = None,
-    context_frames: int = 5,
+    context_frames: int = DEFAULT_CONTEXT_FRAMES,
 ) -> list[Path]:
     """Generate one clip per prompt and write it (and an optional H.264 preview); returns the files.
 

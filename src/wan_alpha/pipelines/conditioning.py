@@ -113,6 +113,9 @@ class Conditions:
 DEFAULT_STRENGTH = 0.6
 """SDEdit's default noise level: the clip's layout and motion survive, the prompt restyles it."""
 
+DEFAULT_CONTEXT_FRAMES = 5
+"""The clip's last frames an extension starts from: two latent frames, the motion's direction as well as the pose."""
+
 
 def extension_context(clip: RGBAVideo, frames: int) -> np.ndarray:
     """The last ``frames`` (1 + 4k) frames of ``clip``: what an extension starts from (and reproduces)."""
@@ -172,8 +175,13 @@ def read_inputs(
         inputs["last_image"] = inputs["image"]
     elif last_image is not None:
         inputs["last_image"] = read_image(last_image)
-    Conditions.from_inputs(**{name: inputs.get(name) for name in CONDITION_INPUTS})  # sizes, lengths, strength
+    inputs_conditions(inputs)  # sizes, lengths, strength
     return inputs
+
+
+def inputs_conditions(inputs: dict) -> Conditions:
+    """The :class:`Conditions` of :func:`read_inputs`'s arguments (checked)."""
+    return Conditions.from_inputs(**{name: inputs.get(name) for name in CONDITION_INPUTS})
 
 
 def input_size(inputs: dict) -> tuple[int | None, int | None]:
