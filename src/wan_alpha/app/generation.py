@@ -156,7 +156,8 @@ class AppModel:
             negative_prompt=negative_prompt or None, start=start, inputs=inputs, extended=extended,
         )
         check_video_size(request.height, request.width, request.frames, self.pipe.transformer.config.patch_size[1],
-                         self.pipe.vae.spatial_stride, what="size" if input_height is None else "the input image/video size")
+                         self.pipe.vae.spatial_stride,
+                         what="size" if input_height is None else "the input image/video size")
         if inputs:  # a clip too short to extend, ...: refused here rather than after the model's text encoder ran
             self.pipe.check_conditions(inputs_conditions(inputs), request.height, request.width, request.frames)
         # a clip too big for the GPU is refused up front, naming the fix (a no-op on the CPU)
