@@ -1,4 +1,5 @@
-"""What one press of *Generate* does, without the page: read the request, run the loaded pipeline with progress,
+"""What one press of *Generate* does, without the page: read the request (text, or an image or clip to start from,
+read and checked as ``wan-alpha generate`` reads them), run the loaded pipeline with progress,
 write the clip in the chosen formats plus the two animated WebPs the page shows (the clip, its alpha matte)."""
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ Progress = Callable[[float, str], None]
 @dataclass(frozen=True)
 class Request:
     """One press of *Generate*: ``prompts`` one clip each (seeds ``seed``, ``seed + 1``, ...); ``ellipse_end``
-    makes the ellipse move; ``upload`` is the alpha video or mask file of the other placements."""
+    makes the ellipse move; ``upload`` is the alpha video or mask file of the other placements; ``start`` is one of
+    :data:`STARTS`."""
 
     prompts: tuple[str, ...]
     seed: int
