@@ -60,8 +60,8 @@ def build_app(model: AppModel, workdir: str | os.PathLike) -> gr.Blocks:
                     last_image = gr.File(label="Last image (optional, RGBA)", elem_id="last-image")
                     loop = gr.Checkbox(label="Loop: end on the first image", elem_id="loop")
                 with gr.Group(visible=False) as clip_inputs:
-                    clip = gr.File(label="RGBA clip (1 + 4k frames; extend: the new frames follow its last 5)",
-                                   elem_id="clip")
+                    clip = gr.File(label="RGBA clip (restyle: 1 + 4k frames; extend: Frames counts its last 5, "
+                                   "re-created, and the new ones)", elem_id="clip")
                     strength = gr.Slider(0.05, 1, value=DEFAULT_STRENGTH, step=0.05, elem_id="strength",
                                          label="Strength: how much of the clip is re-noised (1: all)")
                 with gr.Row():
