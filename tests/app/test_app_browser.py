@@ -1,7 +1,7 @@
 """``wan-alpha app`` in a real browser (Debian's chromium + chromedriver through selenium): start the command on a
 free port, type a prompt, drag the ellipse on the canvas and draw a new one, generate, download, and check the
 downloaded clip's alpha; then move the ellipse to the right with its slider and check the subject moved; last,
-draw an end ellipse for motion.
+draw an end ellipse for motion; then the "Start from" choice shows its inputs and picks the placement.
 
 ``WAN_ALPHA_APP_SCREENSHOT=docs/app.png`` also saves a screenshot of the page with the clip (the README's).
 """
@@ -193,3 +193,26 @@ def test_generate_in_the_browser_places_the_subject_where_the_ellipse_is(app_url
     wait_for(lambda: abs(number(browser, "end-cx") - 0.2) < 0.03 and abs(number(browser, "end-cy") - 0.825) < 0.03,
              what="the end ellipse's sliders to follow the drawing")
     assert abs(number(browser, "start-cx") - 0.75) < 0.02  # the start ellipse stayed where it was
+
+    # start from an image: its uploads show, the placement becomes the input's alpha, and without an image the page
+    # says what is missing; a clip shows the strength slider; text brings the ellipse back
+    def choose_start(value: str) -> None:
+        browser.find_element(By.CSS_SELECTOR, f"#start input[value='{value}']").click()
+
+    def shown(elem_id: str) -> bool:  # gradio leaves hidden components out of the page
+        return any(e.is_displayed() for e in browser.find_elements(By.ID, elem_id))
+
+    def placement() -> str:
+        return browser.find_element(By.CSS_SELECTOR, "#placement input:checked").get_attribute("value")
+
+    choose_start("image")
+    wait_for(lambda: shown("image") and placement() == "input's alpha",
+             what="the image upload and the input's alpha placement")
+    assert not shown("strength")
+    browser.find_element(By.ID, "generate").click()
+    wait_for(lambda: "starting from an image needs one" in browser.find_element(By.TAG_NAME, "body").text,
+             what="the missing image's message")
+    choose_start("clip")
+    wait_for(lambda: shown("strength") and not shown("image"), what="the clip upload's strength slider")
+    choose_start("text")
+    wait_for(lambda: placement() == "ellipse", what="the ellipse placement back")

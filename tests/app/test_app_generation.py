@@ -6,13 +6,15 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
 from tests.app.alpha import centroid_x
+from tests.pipelines.test_image_to_video import sprite
 from tests.pipelines.conftest import wan_files  # noqa: F401  (the tiny Wan2.1 + Wan-Alpha files fixture)
 from wan_alpha.app.generation import DOWNLOAD_FORMATS, AppModel
 from wan_alpha.errors import WanAlphaError
-from wan_alpha.io import FORMATS, read_video
+from wan_alpha.io import FORMATS, RGBAVideo, read_video, write_video
 from wan_alpha.pipelines import WanAlphaFiles
 from wan_alpha.rgba import Ellipse
 
@@ -127,3 +129,75 @@ def test_real_scale_files_load_as_the_cli_loads_them(wan_files, tmp_path, one_th
     request = model.request(**page_values(width=32.0, height=32.0, steps=float(model.pipe.config.num_inference_steps)))
     (clip,) = model.generate(request, tmp_path, lambda *_: None)
     assert read_video(clip.files["webp"]).frames.shape == (5, 32, 32, 4)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """An RGBA sprite, the same without alpha, and clips of it (9 frames 64x64, 9 frames 72x64, 6 frames 64x64)."""
+    folder = tmp_path_factory.mktemp("inputs")
+    files = {"sprite": folder / "sprite.png", "rgb": folder / "rgb.png"}
+    Image.fromarray(sprite()).save(files["sprite"])
+    Image.fromarray(sprite()[..., :3]).save(files["rgb"])
+    for name, frames in {"clip": np.stack([np.roll(sprite(), 2 * t, axis=1) for t in range(9)]),
+                         "wide": np.stack([np.pad(sprite(), ((0, 0), (0, 8), (0, 0)))] * 9),
+                         "six": np.stack([sprite()] * 6)}.items():
+        files[name] = write_video(folder / f"{name}.webp", RGBAVideo(frames, 8.0))
+    return files
+
+
+def from_input(**changes):
+    """Page values starting from an image or clip: the ellipse fitted to its alpha, 2 steps."""
+    return page_values(**{"placement": "input's alpha", "steps": 2.0, **changes})
+
+
+def test_image_start_makes_frame_0_the_image_round_trip_at_its_size(app_model, inputs, tmp_path):
+    request = app_model.request(**from_input(start="image", image=inputs["sprite"], width=128.0, frames=9.0))
+    assert (request.width, request.height, request.ellipse) == (64, 64, None)  # the image's size and alpha decide
+    (clip,) = app_model.generate(request, tmp_path, lambda *_: None)
+    shown = read_video(clip.display)
+    assert shown.frames.shape == (9, 64, 64, 4)
+    pipe = app_model.pipe
+    with torch.no_grad():
+        rgb, alpha = pipe.vae.decode(pipe.encode_frames(sprite()[None]))
+    alpha_round_trip = (alpha[0, 0, 0].clamp(0, 1) * 255).numpy()
+    rgb_round_trip = ((rgb[0, :, 0].clamp(-1, 1) + 1) * 127.5).permute(1, 2, 0).numpy()
+    assert np.abs(shown.alpha[0] - alpha_round_trip).max() <= 2  # the lossless WebP rounds to uint8
+    opaque = shown.alpha[0] > 127
+    assert np.abs(shown.rgb[0][opaque] - rgb_round_trip[opaque]).mean() < 2
+    assert np.abs(shown.alpha[0].astype(int) - sprite()[..., 3]).mean() < 25  # and close to the input itself
+
+
+def test_clip_start_keeps_its_shape_and_extend_appends_to_it(app_model, inputs, tmp_path):
+    restyled = app_model.request(**from_input(start="clip", clip=inputs["clip"], strength=0.5, frames=5.0))
+    assert restyled.frames == 9  # the clip's length, not the page's
+    (tmp_path / "restyled").mkdir()
+    (clip,) = app_model.generate(restyled, tmp_path / "restyled", lambda *_: None)
+    assert read_video(clip.display).frames.shape == (9, 64, 64, 4)
+
+    extension = app_model.request(**from_input(start="extend", clip=inputs["clip"], frames=9.0))
+    (tmp_path / "extended").mkdir()
+    (clip,) = app_model.generate(extension, tmp_path / "extended", lambda *_: None)
+    joined, original = read_video(clip.display), read_video(inputs["clip"])
+    assert joined.frames.shape == (9 - 5 + 9, 64, 64, 4)  # the clip, its last 5 frames re-created, 4 new ones
+    assert np.array_equal(joined.frames[:9], original.frames)  # the clip itself untouched
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(start="image", image="rgb"), "rgb.png has no alpha channel"),
+    (dict(start="image", image=None), "starting from an image needs one"),
+    (dict(start="clip", clip="clip", strength=0.0), r"strength must be in \(0, 1\]"),
+    (dict(start="clip", clip="clip", strength=1.5), r"strength must be in \(0, 1\]"),
+    (dict(start="clip", clip="wide"), "the input image/video size 72x64 is not a multiple of 16"),
+    (dict(start="clip", clip="six"), "6 frames, not 1 \\+ 4k"),
+    (dict(start="extend", clip="clip", frames=5.0), "5 first frames leave nothing to generate"),
+    (dict(start="text"), "placement 'input's alpha' needs an image or a clip"),
+])
+def test_bad_start_inputs_are_refused_naming_the_field(app_model, inputs, changes, message):
+    changes = {k: inputs[v] if k in ("image", "clip") and v else v for k, v in changes.items()}
+    with pytest.raises(WanAlphaError, match=message):
+        app_model.request(**from_input(**changes))
+
+
+def test_an_image_without_alpha_is_accepted_when_marked_opaque(app_model, inputs):
+    request = app_model.request(**from_input(start="image", image=inputs["rgb"], opaque_image=True))
+    assert (request.inputs["image"].alpha == 255).all()

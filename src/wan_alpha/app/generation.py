@@ -1,4 +1,5 @@
-"""What one press of *Generate* does, without the page: read the request, run the loaded pipeline with progress,
+"""What one press of *Generate* does, without the page: read the request (text, or an image or clip to start from,
+read and checked as ``wan-alpha generate`` reads them), run the loaded pipeline with progress,
 write the clip in the chosen formats plus the two animated WebPs the page shows (the clip, its alpha matte)."""
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import numpy as np
 import torch
 
 from ..errors import WanAlphaError
-from ..io import FORMATS, RGBAVideo, write_video
+from ..io import FORMATS, RGBAVideo, read_video, write_video
 from ..io.masks import load_mask
 from ..pipelines import WanAlphaFiles, WanAlphaPipeline, check_video_size
+from ..pipelines.conditioning import (
+    DEFAULT_CONTEXT_FRAMES, input_size, inputs_conditions, join_extension, read_inputs,
+)
 from ..pipelines.loading import check_model_choice, generation_device, load_pipeline, matte_mask
 from ..pipelines.memory import MemorySettings, check_fits, estimate_memory
 from ..rgba import Ellipse
@@ -24,8 +28,13 @@ from ..rgba import Ellipse
 DOWNLOAD_FORMATS = tuple(name for name, f in FORMATS.items() if f.write is not None)
 """Every format io/ writes, one downloadable file each (a folder format, such as the PNG sequence, as a zip of it)."""
 
-PLACEMENTS = ("ellipse", "alpha video", "mask file")
-"""Where the object goes: a (moving) ellipse, ellipses fitted to an uploaded alpha video, or an uploaded mask file."""
+PLACEMENTS = ("ellipse", "alpha video", "mask file", "input's alpha")
+"""Where the object goes: a (moving) ellipse, ellipses fitted to an uploaded alpha video, an uploaded mask file, or
+(starting from an image or a clip) the ellipse fitted to that input's alpha, as the pipeline fits it by default."""
+
+STARTS = ("text", "image", "clip", "extend")
+"""What a clip starts from (docs/image_to_video.md): the prompt alone, an RGBA image as frame 0, a clip restyled at a
+strength (SDEdit), or a clip continued from its last frames (the download is the clip with the new frames appended)."""
 
 Progress = Callable[[float, str], None]
 """``progress(fraction done in [0, 1], what is running)``."""
@@ -34,7 +43,8 @@ Progress = Callable[[float, str], None]
 @dataclass(frozen=True)
 class Request:
     """One press of *Generate*: ``prompts`` one clip each (seeds ``seed``, ``seed + 1``, ...); ``ellipse_end``
-    makes the ellipse move; ``upload`` is the alpha video or mask file of the other placements."""
+    makes the ellipse move; ``upload`` is the alpha video or mask file of the other placements; ``start`` is one of
+    :data:`STARTS`."""
 
     prompts: tuple[str, ...]
     seed: int
@@ -50,6 +60,11 @@ class Request:
     ellipse_end: Ellipse | None = None
     upload: str | os.PathLike | None = None
     negative_prompt: str | None = None
+    start: str = "text"
+    inputs: dict = field(default_factory=dict)
+    """The pipeline's image/video arguments (:func:`~wan_alpha.pipelines.conditioning.read_inputs`)."""
+    extended: RGBAVideo | None = None
+    """The clip being extended: written with the new frames appended."""
 
 
 @dataclass
@@ -98,11 +113,29 @@ class AppModel:
     def request(self, prompts: str, seed: float, steps: float, guidance: float, frames: float, width: float,
                 height: float, fps: float, formats: list[str], placement: str, ellipse: Ellipse | None,
                 ellipse_end: Ellipse | None, upload: str | os.PathLike | None,
-                negative_prompt: str | None = None) -> Request:
-        """The page's raw values as a checked :class:`Request` (every message names the field and the fix)."""
+                negative_prompt: str | None = None, start: str = "text", image: str | os.PathLike | None = None,
+                image_alpha: str | os.PathLike | None = None, opaque_image: bool = False,
+                last_image: str | os.PathLike | None = None, loop: bool = False, clip: str | os.PathLike | None = None,
+                strength: float | None = None) -> Request:
+        """The page's raw values as a checked :class:`Request` (every message names the field and the fix). Starting
+        from an image or a clip, its size (and a restyled clip's frame count) replace the page's; the fields of the
+        other starts are ignored (the page hides them)."""
         if placement not in PLACEMENTS:
             raise WanAlphaError(f"unknown placement {placement!r}: choose one of {', '.join(PLACEMENTS)}")
-        if placement != "ellipse" and upload is None:
+        if start not in STARTS:
+            raise WanAlphaError(f"unknown start {start!r}: choose one of {', '.join(STARTS)}")
+        if placement == "input's alpha" and start == "text":
+            raise WanAlphaError("placement 'input's alpha' needs an image or a clip to start from: choose 'ellipse'")
+        if (start == "image" and image is None) or (start in ("clip", "extend") and clip is None):
+            raise WanAlphaError(f"starting from {'an image' if start == 'image' else 'a clip'} needs one: upload the "
+                                f"{'image' if start == 'image' else 'clip'}, or start from text")
+        extended = read_video(clip) if start == "extend" else None
+        image_mode = start == "image"
+        inputs = read_inputs(
+            image if image_mode else None, image_alpha if image_mode else None, image_mode and opaque_image,
+            last_image if image_mode else None, image_mode and loop, clip if start == "clip" else None,
+            strength if start == "clip" else None, extended, DEFAULT_CONTEXT_FRAMES)
+        if placement in ("alpha video", "mask file") and upload is None:
             raise WanAlphaError(f"placement '{placement}' needs a file: upload the {placement}, or choose 'ellipse'")
         formats = tuple(formats or ())
         if not formats:
@@ -112,16 +145,23 @@ class AppModel:
             raise WanAlphaError(f"unknown format {unknown[0]!r}: choose from {', '.join(DOWNLOAD_FORMATS)}")
         if not (fps and math.isfinite(fps) and fps > 0):
             raise WanAlphaError(f"fps must be a positive number, got {fps}")
+        input_height, input_width = input_size(inputs)
         request = Request(
             prompts=read_prompts_box(prompts), seed=_whole("seed", seed), steps=_whole("steps", steps),
-            guidance=float(guidance), frames=_whole("frames", frames), width=_whole("width", width),
-            height=_whole("height", height), fps=float(fps), formats=formats, placement=placement,
+            guidance=float(guidance),
+            frames=inputs["video"].num_frames if "video" in inputs else _whole("frames", frames),
+            width=input_width or _whole("width", width), height=input_height or _whole("height", height),
+            fps=float(fps), formats=formats, placement=placement,
             ellipse=ellipse if placement == "ellipse" else None,
             ellipse_end=ellipse_end if placement == "ellipse" else None,
-            upload=None if placement == "ellipse" else upload, negative_prompt=negative_prompt or None,
+            upload=upload if placement in ("alpha video", "mask file") else None,
+            negative_prompt=negative_prompt or None, start=start, inputs=inputs, extended=extended,
         )
         check_video_size(request.height, request.width, request.frames, self.pipe.transformer.config.patch_size[1],
-                         self.pipe.vae.spatial_stride)
+                         self.pipe.vae.spatial_stride,
+                         what="size" if input_height is None else "the input image/video size")
+        if inputs:  # a clip too short to extend, ...: refused here rather than after the model's text encoder ran
+            self.pipe.check_conditions(inputs_conditions(inputs), request.height, request.width, request.frames)
         # a clip too big for the GPU is refused up front, naming the fix (a no-op on the CPU)
         check_fits(estimate_memory(self.pipe, request.frames, request.height, request.width, self.memory), self.device)
         return request
@@ -143,9 +183,12 @@ class AppModel:
                     prompt, negative_prompt=request.negative_prompt, height=request.height, width=request.width,
                     num_frames=request.frames, num_inference_steps=request.steps, guidance_scale=request.guidance,
                     generator=seeds.manual_seed(request.seed + i), mask=mask, ellipse=request.ellipse,
-                    ellipse_end=request.ellipse_end, callback_on_step_end=stage.sampled,
+                    ellipse_end=request.ellipse_end, callback_on_step_end=stage.sampled, **request.inputs,
                 )
             video = RGBAVideo(result.videos[0].frames, request.fps)
+            if request.extended is not None:
+                video = join_extension(request.extended, video, overlap=DEFAULT_CONTEXT_FRAMES)
+                video = RGBAVideo(video.frames, request.fps)
             stage.report(0.95, f"writing {', '.join(request.formats)}")
             clips.append(_write(video, prompt, request.seed + i, request.formats,
                                 folder / f"clip{i + 1:02d}-seed{request.seed + i}"))

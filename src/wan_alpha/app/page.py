@@ -12,10 +12,11 @@ import gradio as gr
 from ..errors import WanAlphaError
 from ..io import FORMATS
 from ..pipelines import WanAlphaFiles
+from ..pipelines.conditioning import DEFAULT_STRENGTH
 from ..pipelines.memory import MemorySettings
 from ..rgba import Ellipse
 from .canvas import CANVAS_TO_SLIDERS_JS, END, SLIDERS_TO_CANVAS_JS, START, canvas_value, ellipse_canvas
-from .generation import DOWNLOAD_FORMATS, PLACEMENTS, AppModel, Clip
+from .generation import DOWNLOAD_FORMATS, PLACEMENTS, STARTS, AppModel, Clip
 
 DEFAULT_BACKGROUND = "#2e8b57"
 RESULT_MAX_HEIGHT = 480  # pixels; the results fill the width of their column
@@ -42,12 +43,27 @@ def build_app(model: AppModel, workdir: str | os.PathLike) -> gr.Blocks:
     with gr.Blocks(title="wan-alpha", delete_cache=(3600, 3600)) as page:  # cached results: an hour
         gr.Markdown(f"## wan-alpha: transparent video from text\nModel **{model.name}** on **{model.device}**. "
                     "Place the object with the ellipse (drag or draw it on the canvas, or use the sliders), "
-                    "make it move with an end ellipse, or upload an alpha video or a mask file.")
+                    "make it move with an end ellipse, or upload an alpha video or a mask file. Start from text, "
+                    "animate an RGBA image, restyle an RGBA clip or extend one (docs/image_to_video.md).")
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 prompts = gr.Textbox(label="Prompt (one per line for several clips)", lines=3, elem_id="prompt",
                                      placeholder="a red balloon drifting, transparent background")
                 negative = gr.Textbox(label="Negative prompt (used when guidance > 1; empty: the model's)", lines=1)
+                start_choice = gr.Radio(list(STARTS), value="text", label="Start from", elem_id="start",
+                                 info="an image or a clip sets the size (a restyled clip its frame count too)")
+                with gr.Group(visible=False) as image_inputs:
+                    image = gr.File(label="Image: RGBA PNG, WebP or GIF (frame 0 of the clip)", elem_id="image")
+                    image_alpha = gr.File(label="Matte giving an RGB image its alpha (optional)", elem_id="image-alpha")
+                    opaque_image = gr.Checkbox(label="The image has no alpha: animate it fully opaque",
+                                               elem_id="opaque-image")
+                    last_image = gr.File(label="Last image (optional, RGBA)", elem_id="last-image")
+                    loop = gr.Checkbox(label="Loop: end on the first image", elem_id="loop")
+                with gr.Group(visible=False) as clip_inputs:
+                    clip = gr.File(label="RGBA clip (restyle: 1 + 4k frames; extend: Frames counts its last 5, "
+                                   "re-created, and the new ones)", elem_id="clip")
+                    strength = gr.Slider(0.05, 1, value=DEFAULT_STRENGTH, step=0.05, elem_id="strength",
+                                         label="Strength: how much of the clip is re-noised (1: all)")
                 with gr.Row():
                     seed = gr.Number(label="Seed", value=0, precision=0, elem_id="seed")
                     steps = gr.Slider(1, 100, value=config.num_inference_steps, step=1, label="Steps", elem_id="steps")
@@ -96,6 +112,12 @@ def build_app(model: AppModel, workdir: str | os.PathLike) -> gr.Blocks:
         canvas.edit(None, canvas, [*start_sliders, *end_sliders, moving], js=CANVAS_TO_SLIDERS_JS)
         background.input(None, background, None, js=SET_BACKGROUND_JS)
         moving.input(lambda is_moving: gr.Accordion(open=is_moving), moving, end_accordion, queue=False)
+        # starting from an input, the ellipse fitted to its alpha is the placement that fits it by default
+        start_choice.change(
+            lambda chosen: (gr.Group(visible=chosen == "image"), gr.Group(visible=chosen in ("clip", "extend")),
+                            gr.Slider(visible=chosen == "clip"),
+                            gr.Radio(value="ellipse" if chosen == "text" else "input's alpha")),
+            start_choice, [image_inputs, clip_inputs, strength, placement], queue=False)
 
         def show(clips: list[Clip], label: str | None):
             labels = [_clip_label(i, c) for i, c in enumerate(clips)]
@@ -105,13 +127,16 @@ def build_app(model: AppModel, workdir: str | os.PathLike) -> gr.Blocks:
                       for name in DOWNLOAD_FORMATS))
 
         def run(text, negative_text, seed_value, steps_value, guidance_value, frames_value, fps_value, width_value,
-                height_value, chosen, where, upload_path, is_moving, *ellipse_values,
+                height_value, chosen, where, upload_path, start_from, image_path, matte_path, is_opaque,
+                last_path, is_loop, clip_path, strength_value, is_moving, *ellipse_values,
                 progress=gr.Progress()):  # fed per sampling step and per decoder pass (AppModel.generate)
             try:
                 start = Ellipse(*ellipse_values[:5])
                 end = Ellipse(*ellipse_values[5:]) if is_moving else None
                 request = model.request(text, seed_value, steps_value, guidance_value, frames_value, width_value,
-                                        height_value, fps_value, chosen, where, start, end, upload_path, negative_text)
+                                        height_value, fps_value, chosen, where, start, end, upload_path, negative_text,
+                                        start_from, image_path, matte_path, is_opaque, last_path, is_loop, clip_path,
+                                        strength_value)
                 folder = Path(tempfile.mkdtemp(dir=workdir))
                 made = model.generate(request, folder, lambda done, what: progress(done, desc=what))
             except WanAlphaError as err:
@@ -122,7 +147,8 @@ def build_app(model: AppModel, workdir: str | os.PathLike) -> gr.Blocks:
         outputs = [over_checker, over_colour, matte, *downloads]
         generate.click(
             run, [prompts, negative, seed, steps, guidance, frames, fps, width, height, formats, placement, upload,
-                  moving, *start_sliders, *end_sliders],
+                  start_choice, image, image_alpha, opaque_image, last_image, loop, clip, strength, moving,
+                  *start_sliders, *end_sliders],
             [clips, shown, *outputs], concurrency_limit=1, concurrency_id="device")
         shown.input(show, [clips, shown], outputs)
     return page

@@ -12,11 +12,11 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import WanAlphaError
-from ..io import RGBAVideo, WriteOptions, check_writable, read_image, read_video, resolve_format, write_preview, write_video
+from ..io import WriteOptions, check_writable, read_video, resolve_format, write_preview, write_video
 from ..io.files import output_format
 from ..io.masks import load_mask
 from ..pipelines import WanAlphaFiles, check_sampling_settings, check_video_size
-from ..pipelines.conditioning import CONDITION_INPUTS, Conditions, extension_context, join_extension
+from ..pipelines.conditioning import DEFAULT_CONTEXT_FRAMES, input_size, join_extension, read_inputs
 from ..pipelines.loading import check_model_choice, generation_device, load_pipeline, matte_mask
 from ..pipelines.memory import MemorySettings, check_fits, describe_estimate, estimate_memory, peak_vram_gib
 from ..rgba import Ellipse, latent_frame_count
@@ -78,7 +78,7 @@ def generate(
     video: str | os.PathLike | None = None,
     strength: float | None = None,
     extend: str | os.PathLike | None = None,
-    context_frames: int = 5,
+    context_frames: int = DEFAULT_CONTEXT_FRAMES,
 ) -> list[Path]:
     """Generate one clip per prompt and write it (and an optional H.264 preview); returns the files.
 
@@ -97,7 +97,7 @@ def generate(
     ``context_frames`` frames and writes the clip with the continuation appended.
     """
     clip = None if extend is None else read_video(extend)
-    inputs = _read_inputs(image, image_alpha, opaque_image, last_image, loop, video, strength, clip, context_frames)
+    inputs = read_inputs(image, image_alpha, opaque_image, last_image, loop, video, strength, clip, context_frames)
     model = check_model_choice(model, wan_files)
     if isinstance(prompts, str):
         prompts = [prompts]
@@ -150,8 +150,8 @@ def generate(
     pipe = load_pipeline(model, wan_files, device, memory, sampler)
     if share.context_parallel:
         start_context_parallel(share, pipe.transformer, device)
-    input_size = _input_size(inputs)
-    height, width = height or input_size[0] or pipe.config.default_height, width or input_size[1] or pipe.config.default_width
+    size_of_input = input_size(inputs)
+    height, width = height or size_of_input[0] or pipe.config.default_height, width or size_of_input[1] or pipe.config.default_width
     if negative_prompt is not None and (scale := pipe.sampling_settings(guidance_scale=guidance)[1]) <= 1:
         print(f"wan-alpha: warning: --negative-prompt has no effect at guidance {scale:g} (classifier-free guidance "
               "is off at <= 1): give --guidance above 1 to use it", file=sys.stderr)
@@ -159,7 +159,7 @@ def generate(
     if "video" in inputs:
         frames = inputs["video"].num_frames
     check_video_size(height, width, frames or 1, pipe.transformer.config.patch_size[1], stride,
-                     what="size" if size is not None or input_size[0] is None else "the input image/video size")
+                     what="size" if size is not None or size_of_input[0] is None else "the input image/video size")
     check_rotary_range(pipe.transformer.config, stride, latent_frame_count(frames or pipe.config.default_num_frames),
                        height, width)
     if mask_from is not None:  # the ellipses of the matte's latent frames, drawn on this clip's grid
@@ -201,43 +201,3 @@ def generate(
     if (peak := peak_vram_gib(device)) is not None:
         print(f"peak GPU memory: {peak:.1f} GiB", file=sys.stderr)
     return written
-
-
-def _read_inputs(
-    image: str | os.PathLike | None, image_alpha: str | os.PathLike | None, opaque_image: bool,
-    last_image: str | os.PathLike | None, loop: bool, video: str | os.PathLike | None, strength: float | None,
-    clip: RGBAVideo | None, context_frames: int,
-) -> dict:
-    """The pipeline's image/video arguments read from the files (before any model loads), with the flags' checks."""
-    if sum(x is not None for x in (image, video, clip)) > 1:
-        raise WanAlphaError("give one of --image, --video and --extend")
-    if (image_alpha is not None or opaque_image) and image is None:
-        raise WanAlphaError("--image-alpha and --opaque-image go with --image")
-    if (last_image is not None or loop) and image is None and clip is None:
-        raise WanAlphaError("--last-image and --loop need --image or --extend to start from")
-    if loop and last_image is not None:
-        raise WanAlphaError("--loop ends on the first image: drop --last-image (or --loop)")
-    if strength is not None and video is None:
-        raise WanAlphaError("--strength goes with --video (how far the clip is re-noised)")
-    inputs: dict = {}
-    if image is not None:
-        inputs["image"] = read_image(image, alpha_path=image_alpha, opaque=opaque_image)
-    if clip is not None:
-        inputs["first_frames"] = extension_context(clip, context_frames)
-    if video is not None:
-        inputs.update(video=read_video(video), strength=strength)
-    if loop:
-        inputs["last_image"] = inputs["image"]
-    elif last_image is not None:
-        inputs["last_image"] = read_image(last_image)
-    Conditions.from_inputs(**{name: inputs.get(name) for name in CONDITION_INPUTS})  # sizes, lengths, strength
-    return inputs
-
-
-def _input_size(inputs: dict) -> tuple[int | None, int | None]:
-    """``(height, width)`` of the input image or clip, if any: the clip's size unless --size says otherwise."""
-    for name in ("image", "first_frames", "video", "last_image"):
-        if name in inputs:
-            frames = getattr(inputs[name], "frames", inputs[name])
-            return frames.shape[1], frames.shape[2]
-    return None, None

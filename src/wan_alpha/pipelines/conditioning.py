@@ -3,6 +3,7 @@ objects, the conditions of one call, and joining a generated continuation to its
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Union
@@ -11,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import WanAlphaError
-from ..io import RGBAVideo
+from ..io import RGBAVideo, read_image, read_video
 from ..rgba import latent_frame_count, premultiply, unpremultiply
 
 RGBAInput = Union[RGBAVideo, np.ndarray, Image.Image, Sequence[Image.Image]]
@@ -112,6 +113,9 @@ class Conditions:
 DEFAULT_STRENGTH = 0.6
 """SDEdit's default noise level: the clip's layout and motion survive, the prompt restyles it."""
 
+DEFAULT_CONTEXT_FRAMES = 5
+"""The clip's last frames an extension starts from: two latent frames, the motion's direction as well as the pose."""
+
 
 def extension_context(clip: RGBAVideo, frames: int) -> np.ndarray:
     """The last ``frames`` (1 + 4k) frames of ``clip``: what an extension starts from (and reproduces)."""
@@ -141,3 +145,49 @@ def join_extension(clip: RGBAVideo, extension: RGBAVideo, overlap: int, crossfad
         blended = np.concatenate([unpremultiply(colour, alpha), alpha], axis=-1)
         tail = np.rint(blended * 255).astype(np.uint8)
     return RGBAVideo(np.concatenate([clip.frames[: clip.num_frames - overlap], tail, extension.frames[overlap:]]), clip.fps)
+
+
+def read_inputs(
+    image: str | os.PathLike | None, image_alpha: str | os.PathLike | None, opaque_image: bool,
+    last_image: str | os.PathLike | None, loop: bool, video: str | os.PathLike | None, strength: float | None,
+    clip: RGBAVideo | None, context_frames: int,
+) -> dict:
+    """The pipeline's image/video arguments read from the files (before any model loads), with the checks of
+    ``wan-alpha generate``'s flags (the messages name them); the CLI and the app both read their inputs here."""
+    if sum(x is not None for x in (image, video, clip)) > 1:
+        raise WanAlphaError("give one of --image, --video and --extend")
+    if (image_alpha is not None or opaque_image) and image is None:
+        raise WanAlphaError("--image-alpha and --opaque-image go with --image")
+    if (last_image is not None or loop) and image is None and clip is None:
+        raise WanAlphaError("--last-image and --loop need --image or --extend to start from")
+    if loop and last_image is not None:
+        raise WanAlphaError("--loop ends on the first image: drop --last-image (or --loop)")
+    if strength is not None and video is None:
+        raise WanAlphaError("--strength goes with --video (how far the clip is re-noised)")
+    inputs: dict = {}
+    if image is not None:
+        inputs["image"] = read_image(image, alpha_path=image_alpha, opaque=opaque_image)
+    if clip is not None:
+        inputs["first_frames"] = extension_context(clip, context_frames)
+    if video is not None:
+        inputs.update(video=read_video(video), strength=strength)
+    if loop:
+        inputs["last_image"] = inputs["image"]
+    elif last_image is not None:
+        inputs["last_image"] = read_image(last_image)
+    inputs_conditions(inputs)  # sizes, lengths, strength
+    return inputs
+
+
+def inputs_conditions(inputs: dict) -> Conditions:
+    """The :class:`Conditions` of :func:`read_inputs`'s arguments (checked)."""
+    return Conditions.from_inputs(**{name: inputs.get(name) for name in CONDITION_INPUTS})
+
+
+def input_size(inputs: dict) -> tuple[int | None, int | None]:
+    """``(height, width)`` of the input image or clip, if any: the clip's size unless --size says otherwise."""
+    for name in ("image", "first_frames", "video", "last_image"):
+        if name in inputs:
+            frames = getattr(inputs[name], "frames", inputs[name])
+            return frames.shape[1], frames.shape[2]
+    return None, None
