@@ -149,3 +149,16 @@ def test_the_top_level_help_starts_a_new_user_with_a_command_that_parses():
     example = re.search(r"start with: wan-alpha (.+?) \(", parser.epilog).group(1)
     args = parser.parse_args(shlex.split(example))
     assert args.command == "generate" and args.model is None  # the embedded model
+
+
+def test_libraries_import_noise_is_hidden_unless_debug(tmp_path):
+    """torchao (pulled in by diffusers when the [quant] extra is installed) logs kernel-loading warnings on import."""
+    import logging
+
+    from wan_alpha.cli import _IMPORT_NOISE, main
+
+    for debug, level in (([], logging.ERROR), (["--debug"], logging.NOTSET)):
+        for name in _IMPORT_NOISE:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        assert main(["info", str(tmp_path / "missing.webm"), *debug]) == 2
+        assert {logging.getLogger(name).level for name in _IMPORT_NOISE} == {level}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -23,6 +24,9 @@ from . import app_commands, data_commands, eval_commands, generate_commands, io_
 COMMAND_MODULES = [io_commands, data_commands, train_commands, generate_commands, eval_commands, app_commands]
 EXIT_USER_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_BROKEN_PIPE = 2, 130, 143, 141
 _GIB = 1024**3
+# diffusers imports torchao whenever it is installed (the [quant] extra); torchao then logs, on every command,
+# that its kernels for other GPUs/torch builds did not load: noise unless --debug
+_IMPORT_NOISE = ("torchao", "torch.utils._pytree", "diffusers.quantizers.torchao.torchao_quantizer")
 
 
 class Terminated(KeyboardInterrupt):
@@ -99,6 +103,9 @@ def _report(message: str, debug: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     options, rest = _global_options(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(rest)
+    if not options.debug:
+        for name in _IMPORT_NOISE:
+            logging.getLogger(name).setLevel(logging.ERROR)
     try:
         with _sigterm_as_interrupt():
             _apply_limits(options)
