@@ -259,3 +259,13 @@ def test_load_mask_reads_a_numeric_npy(tmp_path):
 
     np.save(tmp_path / "m.npy", np.full((2, 4, 4), 0.5, np.float32))
     assert load_mask(tmp_path / "m.npy").shape == (1, 1, 2, 4, 4)
+
+
+@pytest.mark.parametrize("size", ["16400x16", "16x16400"])
+def test_a_size_past_the_rotary_range_is_refused_before_the_model_loads(cli, monkeypatch, size):
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr("wan_alpha.cli.generate.load_pipeline", never)
+    code, err, _ = cli("generate", "a cat", "-o", "g.webm", "--size", size, "--frames", "5")
+    assert_refused(code, err, "rotary position range", "at most 16384 pixels")

@@ -22,6 +22,7 @@ from ..pipelines.memory import MemorySettings, check_fits, describe_estimate, es
 from ..rgba import Ellipse, latent_frame_count
 from .args import parse_size, read_prompts
 from .input_checks import check_rotary_range, check_seed
+from .masks import model_dit_config, model_stride
 from .processes import ProcessShare, start_context_parallel
 
 DEFAULT_SUFFIX = ".webm"
@@ -119,6 +120,9 @@ def generate(
     if frames is not None:
         latent_frame_count(frames)
     check_sampling_settings(steps, guidance, mu)  # before a model that may take minutes to load
+    folder = model if model is not None else Path(wan_files.model_dir)
+    check_rotary_range(model_dit_config(folder), model_stride(folder), latent_frame_count(frames or 1),
+                       height or 0, width or 0)  # the sizes asked for, from the configs: before minutes of loading
 
     batch = prompts_file is not None
     output, preview = Path(output), None if preview is None else Path(preview)

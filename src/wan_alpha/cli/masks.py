@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -12,6 +12,7 @@ from ..errors import WanAlphaError
 from ..io import check_writable
 from ..io.masks import check_preview_name, read_matte, save_mask, save_mask_preview
 from ..pipelines import check_video_size
+from ..pipelines.model_checks import read_model_json
 from ..rgba import Ellipse, latent_frame_count, vae_spatial_stride
 from ..sampling import ellipse_masks, masks_from_alpha
 from .args import parse_size
@@ -24,27 +25,36 @@ def model_stride(model: str | os.PathLike) -> int:
     if not model.is_dir():
         raise WanAlphaError(f"--model {model} is not a folder: give a wan-alpha model folder or a Wan2.1 folder")
     config_file = model / "vae" / "config.json"
-    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    config = read_model_json(config_file) if config_file.is_file() else {}
     return vae_spatial_stride(config.get("base_config", config))
 
 
 WAN21_PATCH = 2
 """Wan2.1's DiT patch, each way (``patch_size`` ``(1, 2, 2)``): pixels per token = VAE stride x this."""
+WAN21_ROPE_MAX_SEQ_LEN = 1024
+"""Positions per axis of diffusers' Wan DiT rotary embedding (``WanTransformer3DModel``'s default)."""
+
+
+def model_dit_config(model: str | os.PathLike) -> SimpleNamespace:
+    """``patch_size`` and ``rope_max_seq_len`` of a model folder's DiT, read from its config without loading it (a
+    wan-alpha or diffusers Wan2.1 folder, or the original layout's ``config.json``); Wan2.1's where none names them."""
+    config = {}
+    for config_file in (Path(model) / "transformer" / "config.json", Path(model) / "config.json"):
+        if config_file.is_file() and "patch_size" in (config := read_model_json(config_file)):
+            break
+    return SimpleNamespace(patch_size=config.get("patch_size", (1, WAN21_PATCH, WAN21_PATCH)),
+                           rope_max_seq_len=config.get("rope_max_seq_len", WAN21_ROPE_MAX_SEQ_LEN))
 
 
 def model_patch(model: str | os.PathLike) -> int:
-    """Latent cells per DiT token, each way, of a model folder: its transformer's ``patch_size`` (a wan-alpha or a
-    diffusers Wan2.1 folder, or the original layout's ``config.json``), Wan2.1's when no config names it."""
-    for config_file in (Path(model) / "transformer" / "config.json", Path(model) / "config.json"):
-        if config_file.is_file() and "patch_size" in (config := json.loads(config_file.read_text())):
-            return config["patch_size"][-1]
-    return WAN21_PATCH
+    """Latent cells per DiT token, each way, of a model folder (see :func:`model_dit_config`)."""
+    return model_dit_config(model).patch_size[-1]
 
 
 def _model_index(model: str | os.PathLike) -> dict:
     """A wan-alpha folder's settings (its ``model_index.json``); ``{}`` for a Wan2.1 folder."""
     index = Path(model) / "model_index.json"
-    return json.loads(index.read_text()) if index.is_file() else {}
+    return read_model_json(index) if index.is_file() else {}
 
 
 def model_mask_fit(model: str | os.PathLike) -> str:

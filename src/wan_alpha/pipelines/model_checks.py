@@ -20,7 +20,8 @@ from ..errors import WanAlphaError, one_line
 _MODEL_COMPONENTS = ("transformer", "vae")  # schedulers carry version-specific extras diffusers rightly ignores
 
 
-def _read_json(path: Path) -> dict:
+def read_model_json(path: Path) -> dict:
+    """A model folder's JSON file (an object), or a one-line error naming it."""
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as err:
@@ -36,7 +37,7 @@ def check_config_keys(model: str | os.PathLike) -> None:
     index = model / "model_index.json"
     if not index.is_file():
         return
-    entries = _read_json(index)
+    entries = read_model_json(index)
     for name in _MODEL_COMPONENTS:
         library, class_name = (entries.get(name) or [None, None])[:2]
         config = model / name / "config.json"
@@ -49,7 +50,7 @@ def check_config_keys(model: str | os.PathLike) -> None:
         parameters = inspect.signature(cls.__init__).parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
             continue
-        unknown = sorted(k for k in _read_json(config) if not k.startswith("_") and k not in parameters)
+        unknown = sorted(k for k in read_model_json(config) if not k.startswith("_") and k not in parameters)
         if unknown:
             raise WanAlphaError(f"{config}: unknown key(s) {', '.join(unknown)} for {class_name}: remove them or fix "
                                 "their spelling (they would be ignored)")
