@@ -81,6 +81,14 @@ def _renameat2_noreplace(source: Path, target: Path) -> bool:
     raise OSError(code, os.strerror(code), str(target))
 
 
+def _rename_noreplace(source: Path, target: Path) -> None:
+    """Rename unless ``target`` exists (FileExistsError); where renameat2 is missing, a check then a rename."""
+    if not _renameat2_noreplace(source, target):
+        if target.exists():
+            raise FileExistsError(errno.EEXIST, "exists", str(target))
+        os.rename(source, target)
+
+
 def publish(tmp: Path, path: Path, overwrite: bool) -> None:
     """Move the finished ``tmp`` to ``path``; without ``overwrite`` fail (leaving ``path`` alone) if it exists."""
     try:
@@ -94,20 +102,14 @@ def publish(tmp: Path, path: Path, overwrite: bool) -> None:
             else:
                 os.replace(tmp, path)
         elif tmp.is_dir():
-            if not _renameat2_noreplace(tmp, path):
-                if path.exists():
-                    raise FileExistsError(errno.EEXIST, "exists", str(path))
-                os.rename(tmp, path)
+            _rename_noreplace(tmp, path)
         else:
             try:
                 os.link(tmp, path)
             except FileExistsError:
                 raise
             except OSError:  # a file system without hard links
-                if not _renameat2_noreplace(tmp, path):
-                    if path.exists():
-                        raise FileExistsError(errno.EEXIST, "exists", str(path)) from None
-                    os.rename(tmp, path)
+                _rename_noreplace(tmp, path)
             else:
                 tmp.unlink()
     except FileExistsError as err:

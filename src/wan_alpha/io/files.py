@@ -15,7 +15,7 @@ from ..rgba import unpremultiply
 from .atomic import atomic_output, check_writable
 from . import spritesheet, stacked
 from .base import Decoded, WriteOptions, luma
-from .formats import Format, check_suffix, resolve_format
+from .formats import FORMATS, Format, check_suffix, resolve_format
 from .limits import check_regular_input
 from .video import RGBAVideo
 
@@ -25,19 +25,21 @@ _DECODE_ERRORS = (av.FFmpegError, OSError, SyntaxError, EOFError, IndexError, zi
 
 
 def decode_file(path: str | os.PathLike, format: str | None = None) -> tuple[Decoded, Format]:
-    """Decode ``path`` with its format's reader; damaged files become a one-line :class:`WanAlphaError`."""
+    """Decode ``path`` with its format's reader -> (decoded, the format its codec shows: a .mov says which MOV it
+    is); damaged files become a one-line :class:`WanAlphaError`."""
     path = Path(path)
     if not path.exists():
         raise WanAlphaError(f"{path} does not exist")
     check_regular_input(path)
     fmt = resolve_format(path, format)
     try:
-        return fmt.read(path), fmt
+        decoded = fmt.read(path)
     except _DECODE_ERRORS as err:
         detail = " ".join(str(err).split()) or type(err).__name__
         raise WanAlphaError(
             f"cannot read {path}: {detail} (the file is corrupt, truncated or not a {fmt.name} file)"
         ) from err
+    return decoded, FORMATS[decoded.format] if decoded.format else fmt
 
 
 def read_video(
@@ -65,7 +67,7 @@ def read_video(
             "fully opaque"
         )
     if premultiplied or decoded.premultiplied:  # a tag we wrote marks colour stored premultiplied
-        frames = _unpremultiply(frames)
+        frames = unpremultiply_frames(frames)
     return RGBAVideo(frames, decoded.fps)
 
 
@@ -102,7 +104,8 @@ def _with_matte(rgb: np.ndarray, alpha: np.ndarray, path, alpha_path) -> np.ndar
     return np.concatenate([rgb[..., :3], alpha[..., None]], axis=-1)
 
 
-def _unpremultiply(frames: np.ndarray) -> np.ndarray:
+def unpremultiply_frames(frames: np.ndarray) -> np.ndarray:
+    """uint8 RGBA frames with premultiplied colour -> straight colour (alpha unchanged)."""
     x = frames.astype(np.float32) / 255.0
     rgb = unpremultiply(x[..., :3], x[..., 3:])
     return np.concatenate([np.rint(rgb * 255.0).astype(np.uint8), frames[..., 3:]], axis=-1)

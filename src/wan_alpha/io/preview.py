@@ -19,7 +19,7 @@ from ..rgba import composite, parse_color
 from .animated import frame_delays
 from .atomic import atomic_output, check_writable
 from .containers import H264_PREVIEW, pad_to_even, write_frames
-from .files import decode_file, read_video
+from .files import decode_file, read_video, unpremultiply_frames
 from .stacked import stacked_layout
 from .video import RGBAVideo
 
@@ -102,19 +102,18 @@ def write_html_preview(
         parse_color(background)  # a video background is not offered in the page
     check_writable(path, overwrite)
     decoded, fmt = decode_file(source)
-    shown = decoded.format or fmt.name
-    if shown in _WEB_FORMATS:
-        kind, mime = _WEB_FORMATS[shown]
+    if fmt.name in _WEB_FORMATS:
+        kind, mime = _WEB_FORMATS[fmt.name]
         data = Path(source).read_bytes()
     else:
         if not decoded.has_alpha:
             raise WanAlphaError(f"{source} has no alpha channel: there is nothing to show over a background")
         kind, mime = "image", "image/webp"
         buffer = io.BytesIO()
-        clip = read_video(source)  # straight colour, as browsers expect
-        frames = [Image.fromarray(frame, "RGBA") for frame in clip.frames]
+        straight = unpremultiply_frames(decoded.frames) if decoded.premultiplied else decoded.frames  # as browsers expect
+        frames = [Image.fromarray(frame, "RGBA") for frame in straight]
         frames[0].save(buffer, format="WEBP", save_all=True, append_images=frames[1:], lossless=True,
-                       duration=frame_delays(clip.fps, clip.num_frames), loop=0)
+                       duration=frame_delays(decoded.fps, len(frames)), loop=0)
         data = buffer.getvalue()
     clip = {"src": f"data:{mime};base64,{base64.b64encode(data).decode()}", "kind": kind, "background": background}
     if kind == "stacked":  # the layout and true size from the file's tag

@@ -9,7 +9,6 @@ import numpy as np
 
 from ..rgba import region_masks
 from .files import decode_file
-from .formats import FORMATS
 
 HISTOGRAM_BINS = 10
 
@@ -17,7 +16,6 @@ HISTOGRAM_BINS = 10
 def probe(path: str | os.PathLike) -> dict[str, Any]:
     """Decode ``path`` and summarise it; a file without alpha is reported (``has_alpha`` False), not refused."""
     decoded, fmt = decode_file(path)
-    fmt = FORMATS[decoded.format] if decoded.format else fmt  # a .mov's codec says which MOV it is
     frames = decoded.frames
     alpha = frames[..., 3].astype(np.float32) / 255.0
     opaque, semi, transparent = region_masks(alpha)
