@@ -231,7 +231,8 @@ def _write(video: RGBAVideo, prompt: str, seed: int, formats: tuple[str, ...], s
     for name in formats:
         written = write_video(stem.with_name(f"{stem.name}-{name}{FORMATS[name].suffix}"), video, format=name)
         clip.files[name] = Path(shutil.make_archive(str(written), "zip", written)) if written.is_dir() else written
-    clip.display = write_video(stem.with_name(f"{stem.name}-display.webp"), video)
+    # the WebP download is the same lossless file the page shows: encode it once
+    clip.display = clip.files.get("webp") or write_video(stem.with_name(f"{stem.name}-display.webp"), video)
     grey = np.repeat(video.alpha[..., None], 3, axis=-1)
     matte = RGBAVideo(np.concatenate([grey, np.full_like(grey[..., :1], 255)], axis=-1), video.fps)
     clip.matte = write_video(stem.with_name(f"{stem.name}-matte.webp"), matte)
