@@ -31,12 +31,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..config import CONFIG_DIR
 from ..errors import WanAlphaError
+from .loop import BASE_DTYPES
 
 GIB = 1024**3
 DEFAULT_TFLOPS = 400.0  # sustained bf16 TFLOP/s of one H100/H200 in a training step (~40% of its dense peak)
 ACCELERATE_CONFIG_DIR = CONFIG_DIR / "accelerate"
 OPTIMIZER_STATE_BYTES = {"adamw": 8, "adamw8bit": 2}  # per trainable parameter: two moments, fp32 or 8-bit
-DTYPE_BYTES = {"float32": 4, "bfloat16": 2}
 
 
 WAN21_DIT = {  # the published Wan2.1-T2V transformer/config.json files, for a dry run without the weights
@@ -211,11 +211,11 @@ class TrainingEstimate:
             grads = trainable * 2 / (n if layout.zero_stage >= 2 else 1)
             optimizer = (optimizer + trainable * 4) / n
         else:
-            weights = frozen * DTYPE_BYTES[self.base_dtype] + trainable * 4
+            weights = frozen * BASE_DTYPES[self.base_dtype].itemsize + trainable * 4
             grads, shard = trainable * 4, (n if layout.engine == "fsdp" else 1)
             weights, grads, optimizer = weights / shard, grads / shard, optimizer / shard
             if layout.engine == "fsdp":  # the unit being computed and the prefetched next one, gathered
-                weights += 2 * self.largest_block * DTYPE_BYTES[self.base_dtype]
+                weights += 2 * self.largest_block * BASE_DTYPES[self.base_dtype].itemsize
         activations = self.activations[checkpointing].at(self.batch_size)
         parts = {"weights": weights, "gradients": grads, "optimizer": optimizer, "activations": activations}
         return {**parts, "total": sum(parts.values())}
