@@ -186,8 +186,4 @@ def inputs_conditions(inputs: dict) -> Conditions:
 
 def input_size(inputs: dict) -> tuple[int | None, int | None]:
     """``(height, width)`` of the input image or clip, if any: the clip's size unless --size says otherwise."""
-    for name in ("image", "first_frames", "video", "last_image"):
-        if name in inputs:
-            frames = getattr(inputs[name], "frames", inputs[name])
-            return frames.shape[1], frames.shape[2]
-    return None, None
+    return inputs_conditions(inputs).size or (None, None)
