@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,6 @@ class Case:
     close_stdout: bool = False
     stop_after: float | None = None
     """SIGTERM the run after this many seconds (a run that would go on for hours by design)."""
-    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -225,11 +224,11 @@ def _skips(d: Path) -> str:
     return f"skipped {json.loads(report.read_text())['skipped']}" if report.exists() else "no report"
 
 
-def _env(src: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+def _env(src: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if src:
         env["PYTHONPATH"] = src
-    return {**env, **(extra or {})}
+    return env
 
 
 def _limit(cap_bytes: int) -> Callable[[], None]:
