@@ -23,7 +23,7 @@ import yaml
 from wan_alpha import EMBEDDED_MODEL
 from wan_alpha.data.emoji import animate_sprites, emoji_job_id, load_emoji_index, pick_sprites
 from wan_alpha.data.matting import read_still
-from wan_alpha.eval import dtssd, over_background_psnr, psnr
+from wan_alpha.eval import dtssd, over_background_psnr, psnr, support_iou
 from wan_alpha.eval.reconstruction import clip_arrays
 from wan_alpha.io import RGBAVideo
 from wan_alpha.pipelines import WanAlphaPipeline
@@ -60,9 +60,8 @@ def arrays(video: RGBAVideo) -> tuple[np.ndarray, np.ndarray]:
 
 
 def iou(a: np.ndarray, b: np.ndarray, threshold: float = 0.5) -> float:
-    sa, sb = a >= threshold, b >= threshold
-    union = (sa | sb).sum()
-    return float((sa & sb).sum() / union) if union else 1.0
+    """IoU of two mattes' supports (alpha >= threshold)."""
+    return support_iou(a, b >= threshold, threshold)
 
 
 def generate(pipe: WanAlphaPipeline, prompt: str, seed: int, **kwargs) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +199,8 @@ def main(argv: list[str] | None = None) -> None:
     sprites = heldout_sprites(args.emoji, max(args.sprites, args.video_clips, args.extend_clips))
     start = time.time()
     image_clips = [animated(s, i, frames) for i, s in enumerate(sprites[: args.sprites])]
-    short_clips = [animated(s, i, args.video_frames) for i, s in enumerate(sprites)]
+    used = max(args.video_clips, args.extend_clips)  # each clip's generator is seeded by its index
+    short_clips = [animated(s, i, args.video_frames) for i, s in enumerate(sprites[:used])]
     sections = {
         "image": image_mode(pipe, image_clips),
         "video": video_mode(pipe, short_clips[: args.video_clips], [f"{s.name} emoji" for s in sprites]),
