@@ -103,11 +103,16 @@ class TinyRGBAVAEConfig(VAETrainConfig):
     def __post_init__(self) -> None:
         if not 0 < self.decode_scale_min <= 1:
             raise WanAlphaError(f"decode_scale_min must be in (0, 1], got {self.decode_scale_min}")
-        extensions = [name for name, on in (("decode_scale_min", self.decode_scale_min < 1),
-                                            ("loss.alpha_balance", self.loss.alpha_balance),
-                                            ("loss.saturation", self.loss.saturation)) if on]
-        if extensions and not self.rendering:
-            raise WanAlphaError(f"{', '.join(extensions)} extend the rendering losses: set rendering: true or drop them")
+        if self.extensions and not self.rendering:
+            raise WanAlphaError(f"{', '.join(self.extensions)} extend the rendering losses: set rendering: true or "
+                                "drop them")
+
+    @property
+    def extensions(self) -> list[str]:
+        """The recipe's additions to the method's rendering loss that this config switches on."""
+        return [name for name, on in (("decode_scale_min", self.decode_scale_min < 1),
+                                      ("loss.alpha_balance", self.loss.alpha_balance),
+                                      ("loss.saturation", self.loss.saturation)) if on]
 
 
 @torch.no_grad()
@@ -236,8 +241,7 @@ class TinyRGBAVAETrainer(RGBAVAETrainer):
 
     def loss(self, vae: torch.nn.Module, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         cfg = self.config
-        extended = cfg.decode_scale_min < 1 or cfg.loss.alpha_balance or cfg.loss.saturation
-        if not (cfg.rendering and extended):  # the method's loss (its draws per clip, so it splits over processes)
+        if not (cfg.rendering and cfg.extensions):  # the method's loss (its draws per clip, so it splits over processes)
             return super().loss(vae, batch, generator)
         rgb, alpha = batch["rgb"], batch["alpha"]
         background = random_palette_colors(rgb.shape[0], generator, rgb.device).to(rgb.dtype)
