@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from wan_alpha.config import load_config
+from wan_alpha.rgba import latent_frame_count
 from wan_alpha.train.dit import DiTTrainConfig, DiTTrainer
 from wan_alpha.train.estimate import GIB, WAN21_DIT, Layout, PeakMemory
 from wan_alpha.train.loop import make_optimizer, sample_generators
@@ -37,7 +38,7 @@ def dit_case(tiny: bool, device: torch.device):
     with torch.device(device):
         model = trainer._seeded_transformer().train()
     size, length = cfg.data.synthetic or cfg.data.manifest, cfg.text_encoder.max_length or 512
-    latents = (cfg.train.batch_size, arch["in_channels"], (size.frames - 1) // 4 + 1, size.height // 8, size.width // 8)
+    latents = (cfg.train.batch_size, arch["in_channels"], latent_frame_count(size.frames), size.height // 8, size.width // 8)
     inputs = {"latents": torch.randn(latents, device=device), "mask": torch.rand(latents[0], 1, *latents[2:], device=device),
               "text": torch.randn(latents[0], length, arch["text_dim"], device=device)}
     empty = torch.zeros(length, arch["text_dim"], device=device)
