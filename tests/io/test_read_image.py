@@ -32,3 +32,13 @@ def test_an_rgb_image_needs_a_matte_or_the_opaque_flag(tmp_path):
     assert (read_image(tmp_path / "rgb.png", opaque=True).frames[0, ..., 3] == 255).all()
     with pytest.raises(WanAlphaError, match="no frame 5"):
         read_image(tmp_path / "rgb.png", opaque=True, frame=5)
+
+
+def test_a_frame_stored_premultiplied_comes_back_straight(tmp_path):
+    from wan_alpha.io import WriteOptions
+
+    clip = frames()
+    clip[..., 3] = np.where(clip[..., 3] > 0, 128, 0)  # half alpha: premultiplying halves the stored colour
+    path = write_video(tmp_path / "clip.zip", RGBAVideo(clip, 8), options=WriteOptions(premultiplied=True))
+    image = read_image(path)
+    assert np.abs(image.frames[0].astype(int) - clip[0].astype(int)).max() <= 1

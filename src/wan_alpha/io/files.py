@@ -84,6 +84,8 @@ def read_image(
     if not -decoded.frames.shape[0] <= frame < decoded.frames.shape[0]:
         raise WanAlphaError(f"{path} has {decoded.frames.shape[0]} frames, no frame {frame}")
     rgba = decoded.frames[frame][None]
+    if decoded.premultiplied:  # a tag we wrote marks colour stored premultiplied, as in read_video
+        rgba = unpremultiply_frames(rgba)
     if alpha_path is not None:
         rgba = _with_matte(rgba, luma(decode_file(alpha_path)[0].frames[:1]), path, alpha_path)
     elif not (decoded.has_alpha or opaque):
