@@ -61,7 +61,7 @@ from .estimate import (
     model_config,
     report_and_check,
     shipped_layouts,
-    trace_batches,
+    trace_dtype,
 )
 from .loop import (
     DataConfig,
@@ -295,7 +295,7 @@ class DiTTrainer:
         stride = vae_spatial_stride(vae_arch.get("base_config", vae_arch))
         size = cfg.data.synthetic or cfg.data.manifest
         text_length = cfg.text_encoder.max_length or DEFAULT_MAX_LENGTH[cfg.text_encoder.kind]
-        dtype = torch.bfloat16 if cfg.train.mixed_precision == "bf16" else torch.float32  # autocast's, roughly
+        dtype = trace_dtype(cfg.train)
         with torch.device("meta"):
             transformer = build_dit(arch)
             add_dora(transformer, cfg.dora.r, cfg.dora.alpha)
@@ -314,10 +314,7 @@ class DiTTrainer:
             generators = sample_generators(torch.Generator().manual_seed(0), range(batch))
             return lambda: self.flow_loss(transformer, inputs, generators, empty_text)
 
-        for checkpointing in (False, True):
-            transformer.enable_gradient_checkpointing() if checkpointing else transformer.disable_gradient_checkpointing()
-            estimate.activations[checkpointing], estimate.flops[checkpointing] = trace_batches(step_for)
-        return estimate
+        return estimate.trace(transformer, step_for)
 
     def check_compatible(self, transformer: torch.nn.Module, vae: torch.nn.Module, text: TextEncoder) -> None:
         if transformer.config.text_dim != text.dim:

@@ -31,7 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..config import CONFIG_DIR
 from ..errors import WanAlphaError
-from .loop import BASE_DTYPES
+from .loop import BASE_DTYPES, LoopConfig
 
 GIB = 1024**3
 DEFAULT_TFLOPS = 400.0  # sustained bf16 TFLOP/s of one H100/H200 in a training step (~40% of its dense peak)
@@ -154,6 +154,10 @@ class PerBatch:
         return self.fixed + batch * self.per_clip
 
 
+def trace_dtype(loop: LoopConfig) -> torch.dtype:
+    """The dtype a traced step runs in: the mixed-precision type's (autocast's, roughly), else float32."""
+    return torch.bfloat16 if loop.mixed_precision == "bf16" else torch.float32
+
 def trace_batches(step_for: Callable[[int], Callable[[], torch.Tensor]]) -> tuple[PerBatch, PerBatch]:
     """``(memory, FLOPs)`` of a step as functions of the batch, from traces at batch 1 and 2
     (``step_for(batch)`` returns the step)."""
@@ -199,6 +203,14 @@ class TrainingEstimate:
     activations: dict[bool, PerBatch] = field(default_factory=dict)  # step bytes, by gradient checkpointing on/off
     flops: dict[bool, PerBatch] = field(default_factory=dict)  # forward + backward FLOPs, by checkpointing
     notes: list[str] = field(default_factory=list)
+
+    def trace(self, model: torch.nn.Module, step_for: Callable[[int], Callable[[], torch.Tensor]]) -> TrainingEstimate:
+        """Fill :attr:`activations` and :attr:`flops` from :func:`trace_batches` with ``model``'s gradient
+        checkpointing off, then on."""
+        for checkpointing in (False, True):
+            model.enable_gradient_checkpointing() if checkpointing else model.disable_gradient_checkpointing()
+            self.activations[checkpointing], self.flops[checkpointing] = trace_batches(step_for)
+        return self
 
     def per_gpu(self, layout: Layout, checkpointing: bool | None = None) -> dict[str, float]:
         """Bytes on one GPU under ``layout``: weights, gradients, optimizer state, activations, total."""

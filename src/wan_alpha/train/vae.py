@@ -54,7 +54,7 @@ from .estimate import (
     model_config,
     report_and_check,
     shipped_layouts,
-    trace_batches,
+    trace_dtype,
 )
 from .loop import (
     DataConfig,
@@ -282,7 +282,7 @@ class RGBAVAETrainer:
         else:  # diffusers' AutoencoderKLWan defaults are the Wan2.1 VAE
             base, note = model_config(m.base_vae, "vae", m.base_vae_config, "the base VAE", default={})
             rank, alpha, layers = m.lora_rank, m.lora_alpha, m.fusion_layers
-        dtype = torch.bfloat16 if cfg.train.mixed_precision == "bf16" else torch.float32  # autocast's, roughly
+        dtype = trace_dtype(cfg.train)
         with torch.device("meta"):
             vae = RGBAVAE(base, lora_rank=rank, lora_alpha=alpha, fusion_layers=layers)
         torch.nn.Module.to(vae, dtype).train()  # (diffusers' to() warns about fp32 modules: moot on meta)
@@ -308,10 +308,7 @@ class RGBAVAETrainer:
             batch["index"] = list(range(clips))
             return lambda: vae_loss(vae, batch, torch.Generator().manual_seed(0), cfg, None, tabd)["loss"]
 
-        for checkpointing in (False, True):
-            vae.enable_gradient_checkpointing() if checkpointing else vae.disable_gradient_checkpointing()
-            estimate.activations[checkpointing], estimate.flops[checkpointing] = trace_batches(step_for)
-        return estimate
+        return estimate.trace(vae, step_for)
 
     @torch.no_grad()
     def validate(self, vae: RGBAVAE, dataset: Dataset, output_dir: Path, step: int) -> dict[str, float]:
