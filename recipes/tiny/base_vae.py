@@ -26,7 +26,15 @@ from wan_alpha.io import atomic_output
 from wan_alpha.losses import ReconLossConfig, recon_loss
 from wan_alpha.models.rgba_vae import decode_unclamped
 from wan_alpha.rgba import PALETTE, soft_render
-from wan_alpha.train.loop import DataConfig, LoopConfig, build_datasets, make_accelerator, prepare_output, train_loop
+from wan_alpha.train.loop import (
+    DataConfig,
+    LoopConfig,
+    build_datasets,
+    make_accelerator,
+    prepare_output,
+    seeded_rng,
+    train_loop,
+)
 from wan_alpha.train.vae import VAEModelConfig
 from wan_alpha.train.vae import build_base_vae as load_base_vae
 
@@ -156,8 +164,7 @@ def build_base_vae(cfg: BaseVAETrainConfig) -> AutoencoderKLWan:
     posterior means times ``latent_init_scale``."""
     if cfg.init_from is not None:
         return load_base_vae(VAEModelConfig(base_vae=cfg.init_from))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.train.seed)
+    with seeded_rng(cfg.train.seed):
         try:
             vae = AutoencoderKLWan(**cfg.vae_config)
         except TypeError as err:

@@ -73,6 +73,7 @@ from .loop import (
     make_optimizer,
     prepare_output,
     sample_generators,
+    seeded_rng,
     status,
     train_loop,
     trained_model,
@@ -264,8 +265,7 @@ class DiTTrainer:
 
     def _seeded_transformer(self) -> torch.nn.Module:
         """:meth:`build_transformer` under the run's seed: a fresh dit_config base is rebuilt the same on --resume."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.train.seed)
+        with seeded_rng(self.config.train.seed):
             return self.build_transformer()
 
     def flow_loss(self, model: torch.nn.Module, inputs: dict[str, torch.Tensor], generators: list[torch.Generator],

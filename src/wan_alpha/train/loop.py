@@ -20,12 +20,13 @@ else lives here:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,6 +258,13 @@ def prepare_output(output_dir: str | os.PathLike, config: Any, resume: bool, all
     save_config(config, output_dir / CONFIG_FILE)
     return output_dir
 
+
+@contextlib.contextmanager
+def seeded_rng(seed: int) -> Iterator[None]:
+    """Torch's CPU generator at ``seed`` inside, restored after: models built there are rebuilt the same on --resume."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 def make_accelerator(loop: LoopConfig, output_dir: str | os.PathLike) -> Accelerator:
     """An accelerator with seeded, resumable data order; seeds every library RNG.

@@ -65,6 +65,7 @@ from .loop import (
     make_optimizer,
     prepare_output,
     sample_generators,
+    seeded_rng,
     status,
     train_loop,
     trained_model,
@@ -257,8 +258,7 @@ class RGBAVAETrainer:
 
     def _seeded_model(self) -> RGBAVAE:
         """:meth:`build_model` as at the start of the run (its seed): the base a sharded run's weights are gathered into."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.train.seed)
+        with seeded_rng(self.config.train.seed):
             return self.build_model()
 
     def build_tabd(self) -> TABD | None:
@@ -342,8 +342,7 @@ class RGBAVAETrainer:
         # Build and check everything before the run folder exists (a bad path leaves nothing behind), from
         # the run's seed: a random base (base_vae_config, dit_config) is rebuilt identically on --resume.
         status("building the RGBA VAE" + (" and the frozen TABD DiT" if cfg.tabd.enabled else ""))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.train.seed)
+        with seeded_rng(cfg.train.seed):
             vae = self.build_model()
             tabd = self.build_tabd()  # after build_model in the same seeded stream, as runs have always drawn them
         vgg = build_perceptual(cfg.loss)
