@@ -22,6 +22,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -134,16 +135,12 @@ def decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
     few dozen steps) then never recovers."""
     vae.clear_cache()
     x = vae.post_quant_conv(z)
-    frames = []
-    if vae.decoder.gradient_checkpointing and torch.is_grad_enabled():  # RGBAVAE.enable_gradient_checkpointing()
-        cache = vae._feat_map
-        for i in range(x.shape[2]):
-            frame, *cache = checkpoint(_decode_frame, vae.decoder, i == 0, x[:, :, i : i + 1], *cache, use_reentrant=False)
-            frames.append(frame)
-    else:
-        for i in range(x.shape[2]):
-            vae._conv_idx = [0]
-            frames.append(vae.decoder(x[:, :, i : i + 1], feat_cache=vae._feat_map, feat_idx=vae._conv_idx, first_chunk=i == 0))
+    checkpointed = vae.decoder.gradient_checkpointing and torch.is_grad_enabled()  # enable_gradient_checkpointing()
+    step = partial(checkpoint, _decode_frame, use_reentrant=False) if checkpointed else _decode_frame
+    frames, cache = [], vae._feat_map
+    for i in range(x.shape[2]):
+        frame, *cache = step(vae.decoder, i == 0, x[:, :, i : i + 1], *cache)
+        frames.append(frame)
     vae.clear_cache()
     return torch.cat(frames, dim=2)
 
