@@ -32,10 +32,15 @@ def require_torchao() -> None:
         raise WanAlphaError(f"--quantize needs torchao ({err}): pip install 'wan-alpha[quant]'") from err
 
 
-def check_quantize(method: str, device: str | torch.device) -> None:
-    """Refuse an unknown method, fp8 where the device has no FP8 matmuls, and a missing torchao, before any load."""
+def check_quantize_method(method: str) -> None:
+    """Refuse a method that is not one of ``QUANTIZE_METHODS``."""
     if method not in QUANTIZE_METHODS:
         raise WanAlphaError(f"unknown --quantize {method!r}: choose one of {', '.join(QUANTIZE_METHODS)}")
+
+
+def check_quantize(method: str, device: str | torch.device) -> None:
+    """Refuse an unknown method, fp8 where the device has no FP8 matmuls, and a missing torchao, before any load."""
+    check_quantize_method(method)
     if method == "none":
         return
     device = torch.device(device)

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import WanAlphaError
-from ..models.quantize import QUANTIZE_METHODS, check_quantize, quantize_transformer, quantized_parameters, stored_bytes
+from ..models.quantize import (
+    check_quantize,
+    check_quantize_method,
+    quantize_transformer,
+    quantized_parameters,
+    stored_bytes,
+)
 from ..rgba import latent_frame_count
 
 MEMORY_MODES = ("none", "model", "sequential")
@@ -60,8 +66,7 @@ class MemorySettings:
     def __post_init__(self) -> None:
         if self.mode not in MEMORY_MODES:
             raise WanAlphaError(f"unknown offload mode {self.mode!r}: choose one of {', '.join(MEMORY_MODES)}")
-        if self.quantize not in QUANTIZE_METHODS:
-            raise WanAlphaError(f"unknown --quantize {self.quantize!r}: choose one of {', '.join(QUANTIZE_METHODS)}")
+        check_quantize_method(self.quantize)
         if self.vae_dtype is not None and self.vae_dtype not in VAE_DTYPES:
             raise WanAlphaError(f"unknown --vae-dtype {self.vae_dtype!r}: choose one of {', '.join(VAE_DTYPES)}")
         if self.quantize != "none" and self.mode == "sequential":  # diffusers#10470: accelerate re-wraps each
