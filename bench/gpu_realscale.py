@@ -286,7 +286,7 @@ class Bench:
             settings.check_device(self.device)
         except WanAlphaError as err:
             return {**row, "skipped": str(err)}
-        pipe, sized = self.pipe, (self.frames, self.width, self.height)
+        pipe = self.pipe
         timer = StageTimer(self.device)
         with timer.stage("prepare (build, quantise, place)"):
             if self.offloaded:  # apply_memory_settings then moves every model back to the device
@@ -297,7 +297,7 @@ class Bench:
             apply_memory_settings(pipe, settings, self.device)
         self.dirty = settings.quantize != "none" or settings.compile
         self.offloaded = settings.mode != "none"
-        estimate = estimate_memory(pipe, *sized, settings)
+        estimate = estimate_memory(pipe, self.frames, self.height, self.width, settings)  # its order: H, W
         print(f"[{name}] {describe_estimate(estimate, settings)}", flush=True)
         # compiled code is specialised to the shape: warm up at the timed size; else 5 frames load the kernels
         warm_frames = self.frames if settings.compile or self.reference is None else 5
