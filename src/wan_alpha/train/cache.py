@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 COMPLETE_FILE = "complete.json"
+KEYS_FILE = "keys.json"  # written before the encoding, for the processes that did not encode clip 0
 
 EncodeFn = Callable[[dict, int], dict[str, torch.Tensor]]
 """``(dataset item, index) -> {key: tensor}``: one clip's encoded inputs, every clip the same shapes."""
@@ -60,14 +61,17 @@ def build_cache(folder: str | os.PathLike, dataset: Dataset, encode: EncodeFn, d
     folder, state = Path(folder), PartialState()
     count = len(dataset)
     if not _is_complete(folder, count):
-        first = {k: v.float().cpu() for k, v in encode(dataset[0], 0).items()}  # every process: the shapes
-        if state.is_main_process:
+        first = None
+        if state.is_main_process:  # clip 0 (its share) gives the arrays' shapes; the keys go to the others
+            first = {k: v.float().cpu() for k, v in encode(dataset[0], 0).items()}
             folder.mkdir(parents=True, exist_ok=True)
             (folder / COMPLETE_FILE).unlink(missing_ok=True)
             for key, value in first.items():
                 np.lib.format.open_memmap(folder / f"{key}.npy", mode="w+", dtype=np.float32, shape=(count, *value.shape))
+            (folder / KEYS_FILE).write_text(json.dumps(list(first)))
         state.wait_for_everyone()
-        arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r+") for k in first}
+        keys = json.loads((folder / KEYS_FILE).read_text())
+        arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r+") for k in keys}
         mine = range(state.process_index, count, state.num_processes)
         for index in tqdm(mine, desc=desc, unit="clip", disable=not state.is_main_process):
             item = first if index == 0 else encode(dataset[index], index)
@@ -78,6 +82,6 @@ def build_cache(folder: str | os.PathLike, dataset: Dataset, encode: EncodeFn, d
         del arrays
         state.wait_for_everyone()
         if state.is_main_process:
-            (folder / COMPLETE_FILE).write_text(json.dumps({"clips": count, "keys": list(first)}))
+            (folder / COMPLETE_FILE).write_text(json.dumps({"clips": count, "keys": keys}))
     state.wait_for_everyone()
     return CachedClips(folder)
